@@ -1,0 +1,70 @@
+"""Build the one skill object that the Lambda, the web endpoint and the terminal all use.
+
+Owns: the ordered registration list (order is behaviour: the first handler whose `can_handle` is
+true wins), the choice of persistence adapter, and `TrustGuide.handle(event) -> response dict`,
+the single way in for every entry point. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from ask_sdk_core.skill import CustomSkill
+from ask_sdk_core.skill_builder import CustomSkillBuilder
+from ask_sdk_model import RequestEnvelope
+
+from skill import content as content_module
+from skill.config import Settings
+from skill.handlers import (
+    ApologyExceptionHandler,
+    CanFulfillIntentRequestHandler,
+    GuideRequestHandler,
+    Runner,
+    SessionEndedRequestHandler,
+    SilentEventHandler,
+    SpokenEventHandler,
+    UnhandledRequestHandler,
+    UnknownIntentHandler,
+)
+from skill.interceptors import ProgressSaveInterceptor, RequestStartInterceptor
+from skill.persistence import build_adapter
+
+
+class TrustGuide:
+    """The built skill: a request envelope (as a dict or JSON text) in, a response dict out."""
+
+    def __init__(self, custom_skill: CustomSkill, settings: Settings) -> None:
+        self.custom_skill = custom_skill
+        self.settings = settings
+        self.serializer = custom_skill.serializer
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        return self.handle_json(json.dumps(event), context)
+
+    def handle_json(self, body: str | bytes, context: Any = None) -> dict[str, Any]:
+        envelope = self.serializer.deserialize(payload=body, obj_type=RequestEnvelope)
+        response = self.custom_skill.invoke(request_envelope=envelope, context=context)
+        return self.serializer.serialize(response)
+
+
+def build_skill(settings: Settings) -> TrustGuide:
+    logging.getLogger("skill").setLevel(settings.log_level)
+    content_module.load(settings.locale)  # validate content now: a bad data file fails start-up
+    runner = Runner(settings.locale)
+    builder = CustomSkillBuilder(persistence_adapter=build_adapter(settings.store))
+    for handler in (
+        GuideRequestHandler(runner),
+        SessionEndedRequestHandler(runner),
+        CanFulfillIntentRequestHandler(runner),
+        SpokenEventHandler(runner),
+        SilentEventHandler(),
+        UnknownIntentHandler(runner),
+        UnhandledRequestHandler(),  # last: accepts anything
+    ):
+        builder.add_request_handler(handler)
+    builder.add_exception_handler(ApologyExceptionHandler(runner))
+    builder.add_global_request_interceptor(RequestStartInterceptor())
+    builder.add_global_response_interceptor(ProgressSaveInterceptor())
+    return TrustGuide(builder.create(), settings)

@@ -1,0 +1,312 @@
+"""The guide core: what the skill does with each thing a listener says.
+
+Owns: the commands (in the listener's words: Next, GoTo, StartOver…), what the skill says back
+(`Reply`, a list of named things said plus the question it closes with), and
+`advance(progress, command, content, now) -> (Progress, Reply)`. Pure Python: no SDK types, no
+I/O, no clock of its own (`now` is passed in), so every rule here is testable in milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from skill.content import Content
+from skill.progress import Progress, Question
+
+# --- commands: what the listener asked for -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The skill was opened ("Alexa, open trust guide")."""
+
+
+@dataclass(frozen=True)
+class Next:
+    pass
+
+
+@dataclass(frozen=True)
+class Previous:
+    pass
+
+
+@dataclass(frozen=True)
+class Repeat:
+    pass
+
+
+@dataclass(frozen=True)
+class StartOver:
+    pass
+
+
+@dataclass(frozen=True)
+class GoTo:
+    """Go to a step by number or by name. `number` is the raw AMAZON.NUMBER value ("5", "42",
+    "?" when Alexa did not catch it); `topic_id` is an entity-resolution match, `topic` the raw
+    words when there was none."""
+
+    number: str | None = None
+    topic_id: str | None = None
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class ListSteps:
+    pass
+
+
+@dataclass(frozen=True)
+class WhereAmI:
+    pass
+
+
+@dataclass(frozen=True)
+class Yes:
+    pass
+
+
+@dataclass(frozen=True)
+class No:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Something the skill did not understand."""
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """Alexa closed the session; nothing may be said."""
+
+
+Command = (
+    Launch
+    | Next
+    | Previous
+    | Repeat
+    | StartOver
+    | GoTo
+    | ListSteps
+    | WhereAmI
+    | Yes
+    | No
+    | Help
+    | Stop
+    | Fallback
+    | SessionEnd
+)
+
+# --- what the skill says: named pieces, phrased by the speech module --------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """One thing said. `kind` names it (a key in phrases.json's "said"); the fields fill it in."""
+
+    kind: str
+    step: int | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Everything the skill says in one response, ending with `ask` (which sets the reprompt).
+
+    `ask_step` is the step the question is about ("Shall I go on to step 5?"). `card_step` puts
+    that step's text in the Alexa app. A silent reply says nothing (where Alexa forbids speech).
+    """
+
+    said: tuple[Said, ...]
+    ask: Question = Question.NONE
+    ask_step: int | None = None
+    end_session: bool = False
+    card_step: int | None = None
+
+    @property
+    def silent(self) -> bool:
+        return not self.said and self.end_session
+
+
+SILENT = Reply(said=(), end_session=True)
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+
+def advance(
+    progress: Progress, command: Command, content: Content, now: str
+) -> tuple[Progress, Reply]:
+    """Apply one command: the new progress, and what to say."""
+    total = content.total
+    match command:
+        case Launch():
+            return _launch(progress, total)
+        case Next():
+            return _next(progress, content, now)
+        case Previous():
+            if progress.step <= 1:
+                said = Said("AtFirstStep") if progress.step == 1 else Said("NotStartedYet")
+                return _ask_next(progress, total, said)
+            return _read(progress, progress.step - 1, content, now)
+        case Repeat():
+            if progress.step == 0:
+                return _ask_next(progress, total, Said("NotStartedYet"))
+            return _read(progress, progress.step, content, now)
+        case StartOver():
+            return _read(
+                replace(progress, heard=frozenset()), 1, content, now, Said("StartingOver")
+            )
+        case GoTo():
+            return _go_to(progress, command, content, now)
+        case ListSteps():
+            return _asking(
+                progress,
+                Reply((Said("StepList"),), Question.WHICH_STEP, _next_step(progress, total)),
+            )
+        case WhereAmI():
+            if progress.step == 0:
+                return _ask_next(progress, total, Said("NotStartedYet"))
+            return _ask_next(
+                progress, total, Said("Location", progress.step, str(len(progress.heard)))
+            )
+        case Yes():
+            return _yes(progress, content, now)
+        case No():
+            return _no(progress, total)
+        case Help():
+            return _ask_next(progress, total, Said("Help"))
+        case Stop():
+            return _goodbye(progress)
+        case Fallback():
+            return _reask(progress, total, Said("NotUnderstood"))
+        case SessionEnd():
+            return progress.asking(Question.NONE), SILENT
+    raise TypeError(f"not a guide command: {command!r}")
+
+
+def _next_step(progress: Progress, total: int) -> int | None:
+    """The step "next" would read, or None after the last step."""
+    return progress.step + 1 if progress.step < total else None
+
+
+def _asking(progress: Progress, reply: Reply) -> tuple[Progress, Reply]:
+    return progress.asking(reply.ask), reply
+
+
+def _ask_next(progress: Progress, total: int, *said: Said) -> tuple[Progress, Reply]:
+    """Say something, then offer the step after the current one (after the last: start over)."""
+    if progress.step >= total:
+        return _asking(progress, Reply(said, Question.START_OVER))
+    return _asking(progress, Reply(said, Question.GO_ON, progress.step + 1))
+
+
+def _reask(progress: Progress, total: int, said: Said) -> tuple[Progress, Reply]:
+    """Say something and ask the pending question again, so the listener's "yes" still fits."""
+    if progress.question is Question.NONE or progress.question is Question.GO_ON:
+        return _ask_next(progress, total, said)
+    return _asking(progress, Reply((said,), progress.question, _next_step(progress, total)))
+
+
+def _read(
+    progress: Progress, number: int, content: Content, now: str, *before: Said
+) -> tuple[Progress, Reply]:
+    """Read step `number`, then offer the next one; after the last, close the guide."""
+    progress = progress.heard_step(number, now)
+    said = (*before, Said("StepRead", number))
+    if number == content.total:
+        reply = Reply((*said, Said("GuideClosing")), Question.START_OVER, card_step=number)
+    else:
+        reply = Reply(said, Question.GO_ON, number + 1, card_step=number)
+    return _asking(progress, reply)
+
+
+def _launch(progress: Progress, total: int) -> tuple[Progress, Reply]:
+    if not progress.started:
+        return _asking(progress, Reply((Said("Welcome"),), Question.GO_ON, 1))
+    if progress.step >= total:
+        return _asking(
+            progress, Reply((Said("WelcomeBackFinished", progress.step),), Question.START_OVER)
+        )
+    return _asking(
+        progress, Reply((Said("WelcomeBack", progress.step),), Question.RESUME, progress.step + 1)
+    )
+
+
+def _next(progress: Progress, content: Content, now: str) -> tuple[Progress, Reply]:
+    if progress.step >= content.total:
+        return _asking(progress, Reply((Said("GuideComplete"),), Question.START_OVER))
+    return _read(progress, progress.step + 1, content, now)
+
+
+def resolve_step(command: GoTo, content: Content) -> int | None:
+    """The step a GoTo names, if it names one in range: by number, resolved id, or raw words."""
+    if command.number is not None:
+        number = _whole_number(command.number)
+        return number if number is not None and 1 <= number <= content.total else None
+    step = content.step_by_id(command.topic_id) if command.topic_id else None
+    if step is None and command.topic:
+        step = content.match_topic(command.topic)
+    return step.number if step is not None else None
+
+
+def _go_to(progress: Progress, command: GoTo, content: Content, now: str) -> tuple[Progress, Reply]:
+    number = resolve_step(command, content)
+    if number is not None:
+        return _read(progress, number, content, now)
+    if command.number is not None:
+        caught = _whole_number(command.number) is not None
+        said = Said("OutOfRange", value=command.number if caught else None)
+    elif command.topic:
+        said = Said("UnknownTopic", value=command.topic)
+    else:
+        said = Said("WhichStep")
+    return _asking(
+        progress, Reply((said,), Question.WHICH_STEP, _next_step(progress, content.total))
+    )
+
+
+def _whole_number(value: str) -> int | None:
+    """AMAZON.NUMBER arrives as text: "5", "-3", or "?" when Alexa heard a number but not which."""
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _yes(progress: Progress, content: Content, now: str) -> tuple[Progress, Reply]:
+    match progress.question:
+        case Question.GO_ON | Question.RESUME | Question.WHICH_STEP:
+            return _next(progress, content, now)
+        case Question.START_OVER:
+            return advance(progress, StartOver(), content, now)
+        case Question.LIST_STEPS:
+            return advance(progress, ListSteps(), content, now)
+    return _ask_next(progress, content.total, Said("NothingToConfirm"))
+
+
+def _no(progress: Progress, total: int) -> tuple[Progress, Reply]:
+    if progress.question is Question.RESUME:
+        return _asking(progress, Reply((Said("NoProblem"),), Question.LIST_STEPS))
+    if progress.question is Question.NONE:
+        return _ask_next(progress, total, Said("NothingToConfirm"))
+    return _goodbye(progress)
+
+
+def _goodbye(progress: Progress) -> tuple[Progress, Reply]:
+    kind = "GoodbyeAtStep" if progress.step else "Goodbye"
+    return progress.asking(Question.NONE), Reply(
+        (Said(kind, progress.step or None),), end_session=True
+    )

@@ -1,0 +1,111 @@
+"""Progress in an embedded SQLite file: the default store, needing no server.
+
+An ask-sdk `AbstractPersistenceAdapter` (called by keyword: `request_envelope=`, `attributes=`).
+One row per listener holding the record as JSON. The file is in WAL mode, so readers never block
+the writer and several processes (web workers, a terminal chat) can share it; `synchronous=NORMAL`
+in WAL survives a crashed process (only a power cut can lose the last commit) and saves the fsync
+per request that the default journal would cost. Stores plain dicts; progress.py reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ask_sdk_core.attributes_manager import AbstractPersistenceAdapter
+from ask_sdk_core.exceptions import PersistenceException
+from ask_sdk_model import RequestEnvelope
+
+from skill.persistence.keys import listener_key
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 2000  # a locked file waits this long: well inside Alexa's 8 s to answer
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS progress (
+    listener   TEXT PRIMARY KEY,
+    record     TEXT NOT NULL,
+    updated_at REAL NOT NULL
+)
+"""
+
+
+class SqliteAdapter(AbstractPersistenceAdapter):
+    """Persistent attributes in one SQLite file; one connection per thread, opened lazily."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        partition_keygen: Callable[[RequestEnvelope], str] = listener_key,
+    ) -> None:
+        self.path = Path(path)
+        self.partition_keygen = partition_keygen
+        self._local = threading.local()
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            with self._ready_lock:
+                if not self._ready:
+                    conn.execute(_SCHEMA)
+                    self._ready = True
+            self._local.conn = conn
+        return conn
+
+    def get_attributes(self, request_envelope: RequestEnvelope) -> dict[str, Any]:
+        key = self.partition_keygen(request_envelope)
+        try:
+            row = (
+                self._connection()
+                .execute("SELECT record FROM progress WHERE listener = ?", (key,))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise PersistenceException(f"reading progress from {self.path}: {exc}") from exc
+        if row is None:
+            return {}
+        try:
+            record = json.loads(row[0])
+        except (TypeError, ValueError):
+            log.warning("progress row is not JSON; treating it as empty")
+            return {}
+        if not isinstance(record, dict):
+            log.warning("progress row is JSON but not an object; treating it as empty")
+            return {}
+        return record
+
+    def save_attributes(
+        self, request_envelope: RequestEnvelope, attributes: dict[str, Any]
+    ) -> None:
+        key = self.partition_keygen(request_envelope)
+        text = json.dumps(attributes, separators=(",", ":"), sort_keys=True)
+        try:
+            self._connection().execute(
+                "INSERT INTO progress (listener, record, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(listener) DO UPDATE SET record = excluded.record, "
+                "updated_at = excluded.updated_at",
+                (key, text, time.time()),
+            )
+        except sqlite3.Error as exc:
+            raise PersistenceException(f"saving progress to {self.path}: {exc}") from exc
+
+    def delete_attributes(self, request_envelope: RequestEnvelope) -> None:
+        key = self.partition_keygen(request_envelope)
+        try:
+            self._connection().execute("DELETE FROM progress WHERE listener = ?", (key,))
+        except sqlite3.Error as exc:
+            raise PersistenceException(f"deleting progress from {self.path}: {exc}") from exc

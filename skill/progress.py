@@ -1,0 +1,129 @@
+"""A listener's progress through the guide: one small, typed, versioned record.
+
+Owns: `Progress` (plain Python, no SDK types), `Question` (what the skill last asked, so that
+"yes" means the right thing), and the conversion to and from the stored dict, including migration
+of old records and the reset of corrupt ones. Persistence adapters store plain dicts; only this
+module turns them into Progress. Standard library only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+class Question(Enum):
+    """The question the skill asked last; stored by name."""
+
+    NONE = "NONE"
+    GO_ON = "GO_ON"  # "Shall I go on to step 5?"
+    RESUME = "RESUME"  # "Welcome back… shall I go on with step 5?"
+    START_OVER = "START_OVER"  # after the last step: "Would you like to start over?"
+    LIST_STEPS = "LIST_STEPS"  # after "no" to resuming: "Would you like the list of steps?"
+    WHICH_STEP = "WHICH_STEP"  # after the list, or a step we could not find
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one listener is. `step` is the last step read to them (0: none yet)."""
+
+    step: int = 0
+    heard: frozenset[int] = field(default_factory=frozenset)
+    last_heard_at: str | None = None  # ISO 8601, UTC
+    question: Question = Question.NONE
+
+    @property
+    def started(self) -> bool:
+        return self.step > 0 or bool(self.heard)
+
+    def heard_step(self, number: int, now: str) -> Progress:
+        return replace(self, step=number, heard=self.heard | {number}, last_heard_at=now)
+
+    def asking(self, question: Question) -> Progress:
+        return replace(self, question=question)
+
+    def to_record(self) -> dict[str, Any]:
+        """The stored shape: JSON- and DynamoDB-friendly (ints, strings, lists; no floats)."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "step": self.step,
+            "heard": sorted(self.heard),
+            "last_heard_at": self.last_heard_at,
+            "question": self.question.value,
+        }
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The outcome of reading a stored record: the progress, and what had to be done to it."""
+
+    progress: Progress
+    outcome: str  # "new", "ok", "migrated", "repaired" or "reset"
+
+
+def _from_v0(record: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 (unversioned prototype): {"current_step": n, "steps_heard": [...]}."""
+    return {
+        "schema": 1,
+        "step": record.get("current_step", 0),
+        "heard": record.get("steps_heard", []),
+        "last_heard_at": record.get("last_heard_at"),
+        "question": "NONE",
+    }
+
+
+# schema version -> function upgrading a record of that version by one step
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0}
+
+
+def _as_int(value: Any) -> int:
+    """Whole numbers only; DynamoDB hands numbers back as Decimal, JSON as int."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError(f"not a number: {value!r}")
+    number = int(value)
+    if number != value:
+        raise ValueError(f"not a whole number: {value!r}")
+    return number
+
+
+def from_record(record: Any, total_steps: int) -> Loaded:
+    """Turn a stored dict into Progress. Never raises: a bad record is migrated or reset."""
+    if record is None or record == {}:
+        return Loaded(Progress(), "new")
+    if not isinstance(record, dict):
+        log.warning("progress reset: stored record is a %s, not an object", type(record).__name__)
+        return Loaded(Progress(), "reset")
+    outcome = "ok"
+    try:
+        version = _as_int(record.get("schema", 0))
+        while version < SCHEMA_VERSION:
+            record = MIGRATIONS[version](record)
+            version = _as_int(record["schema"])
+            outcome = "migrated"
+        if version > SCHEMA_VERSION:
+            log.warning("progress record has newer schema %s; reading the fields we know", version)
+        step = _as_int(record.get("step", 0))
+        heard = frozenset(_as_int(n) for n in record.get("heard") or ())
+        stamp = record.get("last_heard_at")
+        question = Question(record.get("question") or "NONE")
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("progress reset: corrupt record (%s)", exc)
+        return Loaded(Progress(), "reset")
+    valid_heard = frozenset(n for n in heard if 1 <= n <= total_steps)
+    valid_step = step if 0 <= step <= total_steps else 0
+    if valid_heard != heard or valid_step != step or not isinstance(stamp, str | None):
+        log.warning("progress repaired: step or heard steps out of 1..%d", total_steps)
+        outcome = "repaired"
+        stamp = stamp if isinstance(stamp, str) else None
+    progress = Progress(step=valid_step, heard=valid_heard, last_heard_at=stamp, question=question)
+    if outcome == "migrated":
+        log.info("progress migrated to schema %d", SCHEMA_VERSION)
+    return Loaded(progress, outcome)

@@ -1,0 +1,131 @@
+"""Speech: a guide `Reply` becomes what Alexa says (SSML), the reprompt, and the card.
+
+Owns: all SSML building, and Alexa's output limits, checked here and nowhere else (output speech
+at most 8,000 characters; a `<break>` at most 10 s). Phrases come from the locale's phrases.json;
+every piece of text is XML-escaped, so the SSML is well-formed by construction. No SDK imports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from skill.content import Content
+from skill.guide import Reply, Said
+
+MAX_SPEECH_CHARS = 8000  # Alexa: outputSpeech.ssml, including the <speak> tags
+MAX_BREAK_MS = 10_000  # Alexa: a single <break> may be at most 10 seconds
+PAUSE_BEFORE_QUESTION_MS = 600
+
+
+class SpeechLimitError(ValueError):
+    """A response would break one of Alexa's output limits (a bug in content or phrasing)."""
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Speech:
+    """One response's output: SSML (with <speak>), an SSML reprompt when listening, a card."""
+
+    ssml: str
+    reprompt: str | None
+    card: Card | None
+    end_session: bool
+
+
+def brk(ms: int) -> str:
+    """An SSML break; Alexa allows at most 10 s in one."""
+    if not 0 <= ms <= MAX_BREAK_MS:
+        raise SpeechLimitError(f"break of {ms} ms is over Alexa's 10 s limit")
+    return f'<break time="{ms}ms"/>'
+
+
+def _fields(content: Content, step: int | None) -> dict[str, object]:
+    fields: dict[str, object] = {"total": content.total}
+    if step is not None and 1 <= step <= content.total:
+        fields.update(step=step, title=content.step(step).title)
+    return fields
+
+
+def _phrase(content: Content, group: str, key: str, step: int | None = None, **extra: str) -> str:
+    template = content.phrases[group][key]
+    return escape(template.format(**_fields(content, step), **extra))
+
+
+def _said(content: Content, item: Said) -> str:
+    """SSML for one thing said."""
+    match item.kind:
+        case "StepRead":
+            step = content.step(item.step or 1)
+            body = "".join(f"<s>{escape(sentence)}</s>" for sentence in step.spoken)
+            return f"<p>{_phrase(content, 'said', 'StepRead', step.number)}</p><p>{body}</p>"
+        case "GuideClosing":
+            return (
+                f"<p>{escape(content.closing)}</p><p>{_phrase(content, 'said', 'GuideClosing')}</p>"
+            )
+        case "StepList":
+            items = " ".join(
+                content.phrases["format"]["list_item"].format(step=s.number, title=s.title)
+                for s in content.steps
+            )
+            return f"<p>{_phrase(content, 'said', 'StepList', list=items)}</p>"
+        case "OutOfRange" if item.value is None:
+            return _phrase(content, "said", "NumberNotCaught")
+        case "Location":
+            return _phrase(content, "said", "Location", item.step, heard=item.value or "0")
+        case _:
+            return _phrase(content, "said", item.kind, item.step, value=item.value or "")
+
+
+def _question(content: Content, reply: Reply) -> tuple[str, str]:
+    key = reply.ask.value
+    if key == "WHICH_STEP" and reply.ask_step is None:
+        key = "WHICH_STEP_AT_END"
+    ask = content.phrases["ask"][key]
+    fields = _fields(content, reply.ask_step)
+    return escape(ask["prompt"].format(**fields)), escape(ask["reprompt"].format(**fields))
+
+
+def render(reply: Reply, content: Content) -> Speech:
+    """Phrase a Reply. A reply that keeps the session open always gets a reprompt."""
+    if reply.silent:
+        return Speech(ssml="", reprompt=None, card=None, end_session=True)
+    parts = [_said(content, item) for item in reply.said]
+    reprompt = None
+    if not reply.end_session:
+        prompt, again = _question(content, reply)
+        parts += [brk(PAUSE_BEFORE_QUESTION_MS), prompt]
+        reprompt = f"<speak>{again}</speak>"
+    ssml = f"<speak>{' '.join(parts)}</speak>"
+    check(ssml)
+    card = None
+    if reply.card_step is not None:
+        step = content.step(reply.card_step)
+        title = content.phrases["format"]["card_title"].format(step=step.number, title=step.title)
+        card = Card(title=title, text=step.card)
+    return Speech(ssml=ssml, reprompt=reprompt, card=card, end_session=reply.end_session)
+
+
+def check(ssml: str) -> None:
+    """Enforce the limits that do not follow from construction: the size of the whole response."""
+    if len(ssml) > MAX_SPEECH_CHARS:
+        raise SpeechLimitError(f"speech of {len(ssml)} characters is over Alexa's 8,000")
+
+
+_TAG = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"<break[^>]*/>")
+
+
+def to_text(ssml: str) -> str:
+    """Plain text of SSML, as a listener would hear it (for the terminal and logs)."""
+    text = _BREAK.sub(" ", ssml)
+    text = re.sub(r"</(p|s)>", " ", text)
+    text = _TAG.sub("", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return re.sub(r"\s+", " ", text).strip()
