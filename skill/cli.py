@@ -1,0 +1,110 @@
+"""The `trust-guide` command: talk to the skill in a terminal, and the operator's tools.
+
+Owns: argument parsing and printing only; every command hands its work to the module that owns it.
+Errors an operator can fix (a bad store URL, a missing script file) exit with a one-line message,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+import textwrap
+from dataclasses import replace
+
+import click
+
+from skill.config import ConfigError, Settings, check_store
+
+
+def _settings(store: str | None) -> Settings:
+    try:
+        settings = Settings.from_env()
+        return replace(settings, store=check_store(store)) if store else settings
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group()
+@click.version_option(package_name="trust-guide")
+def main() -> None:
+    """Trust Guide: an Alexa skill that reads "How to Help Your Partner with Trust Issues"."""
+
+
+@main.command()
+@click.option(
+    "--script", type=click.File("r"), help="Utterances to say, one a line ('-' for stdin)."
+)
+@click.option("--user", default=None, help="The Alexa user id to play (default: one per OS user).")
+@click.option("--person", default=None, help="A recognised speaker's person id.")
+@click.option("--store", default=None, help="Where progress lives (default: TRUST_GUIDE_STORE).")
+@click.option("--locale", default="en-US", show_default=True)
+@click.option("--raw", is_flag=True, help="Print each response's JSON as well.")
+def chat(script, user, person, store, locale, raw) -> None:
+    """Talk to the skill as to a speaker. Say "open trust guide" to begin, "exit" to leave."""
+    from skill.builder import build_skill
+    from skill.envelopes import Listener
+    from skill.simulator import Simulator, script_lines
+
+    settings = _settings(store)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    skill = build_skill(replace(settings, log_level="WARNING"))
+    local = getpass.getuser()
+    listener = Listener(
+        user_id=user or f"amzn1.ask.account.local-{local}",
+        person_id=person,
+        device_id=f"amzn1.ask.device.terminal-{local}",
+        locale=locale,
+    )
+    simulator = Simulator(skill, listener)
+    click.secho(f"Trust Guide in your terminal. Progress is kept in {settings.store}.", dim=True)
+    if script is None:
+        click.secho(
+            'Say "open trust guide" to begin, "exit" to leave; an empty line is silence.', dim=True
+        )
+        _interactive(simulator, raw)
+    else:
+        for line in script_lines(script):
+            click.echo(f"you> {line}")
+            _show(simulator.say(line), raw)
+    _show(simulator.end(), raw)
+
+
+def _interactive(simulator, raw: bool) -> None:
+    while True:
+        try:
+            line = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        _show(simulator.say(line), raw)
+
+
+def _show(turn, raw: bool) -> None:
+    if turn is None:
+        return
+    width = 96
+    if turn.note:
+        click.secho(f"  {turn.note}", dim=True)
+    if turn.speech:
+        click.echo(
+            textwrap.fill(turn.speech, width, initial_indent="alexa> ", subsequent_indent="       ")
+        )
+    if turn.card:
+        title, text = turn.card
+        click.secho(f"  [card] {title}", fg="cyan")
+        click.secho(
+            textwrap.fill(text, width, initial_indent="         ", subsequent_indent="         "),
+            dim=True,
+        )
+    if turn.request_type and not turn.session_open:
+        click.secho("  (session closed)", dim=True)
+    if raw and turn.response:
+        import json
+
+        click.echo(json.dumps(turn.response, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""A speaker in the terminal: typed utterances -> Alexa request envelopes -> the same skill.
+
+Owns: matching what a person types against our own interaction model (its sample utterances with
+their slots, plus common phrasings of the built-in intents from `data/<locale>/simulator.json`),
+turning a match into a real envelope (a new session on open, session attributes carried between
+turns, a SessionEndedRequest on "exit", on silence after the reprompt, or at the end), and
+reading the answer back as plain text. An utterance that matches nothing becomes
+AMAZON.FallbackIntent, as on a device.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skill import envelopes
+from skill.builder import TrustGuide
+from skill.content import DATA_DIR, normalise
+from skill.speech import to_text
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "interaction_model"
+_SLOT = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Match:
+    intent: str
+    slots: tuple[envelopes.Slot, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    intent: str
+    regex: re.Pattern[str]
+    slot_types: dict[str, str]
+    literal: int  # characters of the sample outside its slots: more literal matches win
+
+
+class NumberWords:
+    """AMAZON.NUMBER as Alexa fills it: spoken number words or digits -> "42"."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.units: dict[str, int] = table["numbers"]
+        self.scales: dict[str, int] = table["number_scales"]
+        self.joiners = set(table["number_joiners"])
+        self.negative = set(table["number_negative"])
+        words = sorted({*self.units, *self.scales, *self.joiners, *self.negative}, key=len)
+        word = "|".join(map(re.escape, reversed(words)))
+        self.pattern = rf"(?:-?\d+|(?:{word})(?:\s+(?:{word}))*)"
+
+    def value(self, text: str) -> str | None:
+        text = text.strip()
+        if re.fullmatch(r"-?\d+", text):
+            return str(int(text))
+        sign, total, current, seen = 1, 0, 0, False
+        for token in text.split():
+            if token in self.negative and not seen:
+                sign = -1
+            elif token in self.units:
+                current += self.units[token]
+                seen = True
+            elif token in self.scales:
+                current = max(current, 1) * self.scales[token]
+                if self.scales[token] >= 1000:
+                    total, current = total + current, 0
+                seen = True
+            elif token not in self.joiners:
+                return None
+        return str(sign * (total + current)) if seen else None
+
+
+class UtteranceMatcher:
+    """Matches typed text against one locale's interaction model."""
+
+    def __init__(self, model: dict[str, Any], phrasings: dict[str, Any]) -> None:
+        language = model["interactionModel"]["languageModel"]
+        self.invocation = normalise(language["invocationName"])
+        self.numbers = NumberWords(phrasings)
+        self.contractions = {
+            normalise(short): normalise(long) for short, long in phrasings["contractions"].items()
+        }
+        self.types = self._types(language.get("types", []))
+        self.patterns: list[_Pattern] = []
+        for intent in language["intents"]:
+            slot_types = {s["name"]: s["type"] for s in intent.get("slots", [])}
+            samples = [*intent.get("samples", []), *phrasings["builtin"].get(intent["name"], [])]
+            for sample in samples:
+                self.patterns.append(self._compile(intent["name"], sample, slot_types))
+        self.patterns.sort(key=lambda p: -p.literal)
+
+    @staticmethod
+    def _types(types: list[dict[str, Any]]) -> dict[str, dict[str, tuple[str, str]]]:
+        """Custom slot types: normalised value or synonym -> (id, canonical name)."""
+        table: dict[str, dict[str, tuple[str, str]]] = {}
+        for slot_type in types:
+            entries = table.setdefault(slot_type["name"], {})
+            for value in slot_type["values"]:
+                name = value["name"]["value"]
+                for said in (name, *value["name"].get("synonyms", [])):
+                    entries[normalise(said)] = (value.get("id") or name, name)
+        return table
+
+    def expand(self, said: str) -> str:
+        """Contractions spelled out ("what's" -> "what is"), so either spelling matches."""
+        return " ".join(self.contractions.get(word, word) for word in said.split())
+
+    def _compile(self, intent: str, sample: str, slot_types: dict[str, str]) -> _Pattern:
+        parts, literal, last = [], 0, 0
+        text = self.expand(normalise_sample(sample))
+        for found in _SLOT.finditer(text):
+            literal += len(text[last : found.start()].strip())
+            parts.append(re.escape(text[last : found.start()]))
+            slot = found.group(1)
+            body = self.numbers.pattern if slot_types.get(slot) == "AMAZON.NUMBER" else r".+?"
+            parts.append(f"(?P<{slot}>{body})")
+            last = found.end()
+        literal += len(text[last:].strip())
+        parts.append(re.escape(text[last:]))
+        regex = re.compile("".join(parts).replace(r"\ ", r"\s+"))
+        return _Pattern(intent, regex, slot_types, literal)
+
+    def match(self, text: str) -> Match | None:
+        said = self.expand(normalise(text))
+        for pattern in self.patterns:
+            found = pattern.regex.fullmatch(said)
+            if found is None:
+                continue
+            slots = self._slots(pattern, found.groupdict())
+            if slots is not None:
+                return Match(pattern.intent, slots)
+        return None
+
+    def _slots(
+        self, pattern: _Pattern, values: dict[str, str]
+    ) -> tuple[envelopes.Slot, ...] | None:
+        slots = []
+        for name, slot_type in pattern.slot_types.items():
+            raw = values.get(name)
+            if raw is None:
+                slots.append(envelopes.Slot(name))
+            elif slot_type == "AMAZON.NUMBER":
+                slots.append(envelopes.Slot(name, self.numbers.value(raw) or "?"))
+            elif slot_type in self.types:
+                resolved = self.types[slot_type].get(raw.strip())
+                if resolved is None and pattern.literal == 0:
+                    return None  # a bare "{topic}" sample only takes words the model knows
+                slot_id, canonical = resolved or (None, None)
+                slots.append(envelopes.Slot(name, raw.strip(), slot_id, canonical, custom=True))
+            else:
+                slots.append(envelopes.Slot(name, raw.strip()))
+        return tuple(slots)
+
+
+def normalise_sample(sample: str) -> str:
+    """A sample utterance normalised like typed text, with its {slot} markers kept."""
+    pieces = re.split(r"(\{\w+\})", sample)
+    return " ".join(p if _SLOT.fullmatch(p) else normalise(p) for p in pieces if p.strip())
+
+
+def load_matcher(
+    locale: str, model_dir: Path = MODEL_DIR, data_dir: Path = DATA_DIR
+) -> tuple[UtteranceMatcher, dict[str, Any]]:
+    model = json.loads((model_dir / f"{locale}.json").read_text(encoding="utf-8"))
+    phrasings = json.loads((data_dir / locale / "simulator.json").read_text(encoding="utf-8"))
+    return UtteranceMatcher(model, phrasings), phrasings
+
+
+# --- the session driver -------------------------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    """What happened for one typed line."""
+
+    heard: str
+    request_type: str | None = None  # None: nothing was sent to the skill
+    intent: str | None = None
+    speech: str = ""
+    reprompt: str = ""
+    card: tuple[str, str] | None = None
+    session_open: bool = False
+    note: str = ""  # what the simulator itself says (not the skill)
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+class Simulator:
+    """One listener talking to the skill, as a speaker would carry their session."""
+
+    def __init__(
+        self, skill: TrustGuide, listener: envelopes.Listener, model_dir: Path = MODEL_DIR
+    ) -> None:
+        self.skill = skill
+        self.listener = listener
+        self.matcher, phrasings = load_matcher(listener.locale, model_dir)
+        wake = normalise(phrasings["wake_word"])
+        self._wake = re.compile(rf"^{re.escape(wake)}\s*")
+        invocation = self.matcher.invocation
+        self._launch = {normalise(p.format(invocation=invocation)) for p in phrasings["launch"]}
+        self._one_shot = [self._template(p, invocation) for p in phrasings["one_shot"]]
+        self._exit = {normalise(p) for p in phrasings["exit"]}
+        self.session_id: str | None = None
+        self.attributes: dict[str, Any] = {}
+        self.last_reprompt = ""
+        self.silences = 0
+
+    @staticmethod
+    def _template(pattern: str, invocation: str) -> re.Pattern[str]:
+        head, tail = pattern.format(invocation=invocation, utterance="\0").split("\0")
+        return re.compile(
+            rf"^{re.escape(normalise(head))}\s+(?P<rest>.+?){re.escape(normalise(tail))}$"
+        )
+
+    @property
+    def session_open(self) -> bool:
+        return self.session_id is not None
+
+    def say(self, text: str) -> Turn:
+        said = self._wake.sub("", normalise(text))
+        if not said:
+            return self._silence(text)
+        self.silences = 0
+        if said in self._launch:
+            if self.session_open:
+                self._send(envelopes.session_ended_request("USER_INITIATED"), text)
+            return self._send(envelopes.launch_request(), text, new=True)
+        if said in self._exit:
+            if not self.session_open:
+                return Turn(text, note="Trust Guide isn't open.")
+            return self._send(envelopes.session_ended_request("USER_INITIATED"), text)
+        if not self.session_open:
+            for template in self._one_shot:
+                found = template.match(said)
+                if found:
+                    return self._intent(found.group("rest"), text, new=True)
+            return Turn(text, note='Trust Guide isn\'t open. Say "open trust guide".')
+        return self._intent(said, text)
+
+    def end(self, reason: str = "USER_INITIATED") -> Turn | None:
+        """Close an open session as Alexa would (the listener left, or the script ended)."""
+        if not self.session_open:
+            return None
+        return self._send(envelopes.session_ended_request(reason), "")
+
+    def _silence(self, text: str) -> Turn:
+        if not self.session_open:
+            return Turn(text)
+        self.silences += 1
+        if self.silences == 1 and self.last_reprompt:
+            return Turn(text, speech=self.last_reprompt, session_open=True, note="(reprompt)")
+        return self._send(envelopes.session_ended_request("EXCEEDED_MAX_REPROMPTS"), text)
+
+    def _intent(self, said: str, text: str, new: bool = False) -> Turn:
+        match = self.matcher.match(said) or Match("AMAZON.FallbackIntent")
+        return self._send(envelopes.intent_request(match.intent, match.slots), text, new=new)
+
+    def _send(self, request: dict[str, Any], text: str, new: bool = False) -> Turn:
+        if new:
+            self.session_id, self.attributes = envelopes.new_session_id(), {}
+        event = self.listener.envelope(request, self.session_id, new, self.attributes)
+        response = self.skill.handle(event)
+        return self._read(text, request, response)
+
+    def _read(self, text: str, request: dict[str, Any], response: dict[str, Any]) -> Turn:
+        body = response.get("response", {})
+        ends = request["type"] == "SessionEndedRequest" or body.get("shouldEndSession") is True
+        if ends:
+            self.session_id, self.attributes, self.last_reprompt = None, {}, ""
+        else:
+            self.attributes = response.get("sessionAttributes") or {}
+        speech = to_text(body.get("outputSpeech", {}).get("ssml", ""))
+        reprompt = to_text(body.get("reprompt", {}).get("outputSpeech", {}).get("ssml", ""))
+        if reprompt:
+            self.last_reprompt = reprompt
+        card = body.get("card")
+        return Turn(
+            heard=text,
+            request_type=request["type"],
+            intent=request.get("intent", {}).get("name"),
+            speech=speech,
+            reprompt=reprompt,
+            card=(card.get("title", ""), card.get("content", "")) if card else None,
+            session_open=self.session_open,
+            response=response,
+        )
+
+
+def script_lines(lines: Iterable[str]) -> list[str]:
+    """Utterances from a script: one a line; blank lines are silence, '#' starts a comment."""
+    return [line.rstrip("\n") for line in lines if not line.lstrip().startswith("#")]
