@@ -11,7 +11,6 @@ import getpass
 import logging
 import sys
 import textwrap
-from dataclasses import replace
 
 import click
 
@@ -21,7 +20,7 @@ from skill.config import ConfigError, Settings, check_store
 def _settings(store: str | None) -> Settings:
     try:
         settings = Settings.from_env()
-        return replace(settings, store=check_store(store)) if store else settings
+        return settings._replace(store=check_store(store)) if store else settings
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -49,7 +48,7 @@ def chat(script, user, person, store, locale, raw) -> None:
 
     settings = _settings(store)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    skill = build_skill(replace(settings, log_level="WARNING"))
+    skill = build_skill(settings._replace(log_level="WARNING"))
     local = getpass.getuser()
     listener = Listener(
         user_id=user or f"amzn1.ask.account.local-{local}",

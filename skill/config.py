@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from skill.content import DEFAULT_LOCALE
@@ -50,8 +50,7 @@ def check_store(url: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     store: str
     locale: str = DEFAULT_LOCALE
     skill_id: str | None = None  # the only skill id the web endpoint accepts

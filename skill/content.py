@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import re
 import string
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_LOCALE = "en-US"
@@ -23,8 +22,7 @@ class ContentError(ValueError):
     """A data file is missing, malformed or inconsistent; raised at load time, never mid-request."""
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     number: int
     id: str
     title: str
@@ -33,8 +31,7 @@ class Step:
     card: str
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(NamedTuple):
     """One locale's guide: the steps in order, the guide's framing text and the phrase book."""
 
     locale: str

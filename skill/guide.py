@@ -8,112 +8,119 @@ I/O, no clock of its own (`now` is passed in), so every rule here is testable in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from skill.content import Content
 from skill.progress import Progress, Question
 
 # --- commands: what the listener asked for -----------------------------------------------------
+# Commands, Said and Reply are light immutable values rather than dataclasses: a frozen dataclass
+# costs about 0.5 ms to create at import, and the Lambda's cold start pays for every one
+# (measured with `python -X importtime`; see bench/bench_skill.py).
 
 
-@dataclass(frozen=True)
-class Launch:
+class Command:
+    """A guide command: an immutable value, equal to another of the same type and fields."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, *values: object, **named: object) -> None:
+        fields = dict(zip(self.__slots__, values, strict=False)) | named
+        for name in self.__slots__:
+            object.__setattr__(self, name, fields.pop(name, None))
+        if fields:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(fields))!r}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._fields() == self._fields()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._fields()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({shown})"
+
+
+class Launch(Command):
     """The skill was opened ("Alexa, open trust guide")."""
 
-
-@dataclass(frozen=True)
-class Next:
-    pass
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Previous:
-    pass
+class Next(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Repeat:
-    pass
+class Previous(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class StartOver:
-    pass
+class Repeat(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class GoTo:
+class StartOver(Command):
+    __slots__ = ()
+
+
+class GoTo(Command):
     """Go to a step by number or by name. `number` is the raw AMAZON.NUMBER value ("5", "42",
     "?" when Alexa did not catch it); `topic_id` is an entity-resolution match, `topic` the raw
     words when there was none."""
 
-    number: str | None = None
-    topic_id: str | None = None
-    topic: str | None = None
+    __slots__ = ("number", "topic_id", "topic")
+    number: str | None
+    topic_id: str | None
+    topic: str | None
 
 
-@dataclass(frozen=True)
-class ListSteps:
-    pass
+class ListSteps(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class WhereAmI:
-    pass
+class WhereAmI(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Yes:
-    pass
+class Yes(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class No:
-    pass
+class No(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Help:
-    pass
+class Help(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Stop:
-    pass
+class Stop(Command):
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Fallback:
+class Fallback(Command):
     """Something the skill did not understand."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True)
-class SessionEnd:
+
+class SessionEnd(Command):
     """Alexa closed the session; nothing may be said."""
 
+    __slots__ = ()
 
-Command = (
-    Launch
-    | Next
-    | Previous
-    | Repeat
-    | StartOver
-    | GoTo
-    | ListSteps
-    | WhereAmI
-    | Yes
-    | No
-    | Help
-    | Stop
-    | Fallback
-    | SessionEnd
-)
 
 # --- what the skill says: named pieces, phrased by the speech module --------------------------
 
 
-@dataclass(frozen=True)
-class Said:
+class Said(NamedTuple):
     """One thing said. `kind` names it (a key in phrases.json's "said"); the fields fill it in."""
 
     kind: str
@@ -121,8 +128,7 @@ class Said:
     value: str | None = None
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """Everything the skill says in one response, ending with `ask` (which sets the reprompt).
 
     `ask_step` is the step the question is about ("Shall I go on to step 5?"). `card_step` puts
@@ -167,7 +173,7 @@ def advance(
             return _read(progress, progress.step, content, now)
         case StartOver():
             return _read(
-                replace(progress, heard=frozenset()), 1, content, now, Said("StartingOver")
+                progress._replace(heard=frozenset()), 1, content, now, Said("StartingOver")
             )
         case GoTo():
             return _go_to(progress, command, content, now)

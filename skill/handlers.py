@@ -16,14 +16,6 @@ from ask_sdk_core.dispatch_components import AbstractExceptionHandler, AbstractR
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_request_type, is_request_type
 from ask_sdk_model import Response
-from ask_sdk_model.canfulfill import (
-    CanFulfillIntent,
-    CanFulfillIntentValues,
-    CanFulfillSlot,
-    CanFulfillSlotValues,
-    CanUnderstandSlotValues,
-)
-from ask_sdk_model.slu.entityresolution import StatusCode
 from ask_sdk_model.ui import SimpleCard
 
 from skill import content as content_module
@@ -52,7 +44,8 @@ def resolved_id(handler_input: HandlerInput, name: str) -> str | None:
     slot = (intent.slots or {}).get(name) if intent is not None else None
     resolutions = getattr(getattr(slot, "resolutions", None), "resolutions_per_authority", None)
     for authority in resolutions or ():
-        if authority.status is not None and authority.status.code == StatusCode.ER_SUCCESS_MATCH:
+        code = getattr(authority.status, "code", None)
+        if code is not None and code.value == "ER_SUCCESS_MATCH":
             for item in authority.values or ():
                 if item.value is not None and item.value.id:
                     return item.value.id
@@ -238,6 +231,15 @@ class CanFulfillIntentRequestHandler(AbstractRequestHandler):
         return is_request_type("CanFulfillIntentRequest")(handler_input)
 
     def handle(self, handler_input: HandlerInput) -> Response:
+        # imported here: only this rare request needs these model classes (cold-start cost)
+        from ask_sdk_model.canfulfill import (
+            CanFulfillIntent,
+            CanFulfillIntentValues,
+            CanFulfillSlot,
+            CanFulfillSlotValues,
+            CanUnderstandSlotValues,
+        )
+
         intent = handler_input.request_envelope.request.intent
         known = intent is not None and intent.name in COMMANDS
         command = COMMANDS[intent.name](handler_input) if known else None

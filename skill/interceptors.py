@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 from ask_sdk_core.dispatch_components import AbstractRequestInterceptor, AbstractResponseInterceptor
 from ask_sdk_core.handler_input import HandlerInput
@@ -23,14 +22,16 @@ log = logging.getLogger("skill.request")
 _STATE = "trust_guide"  # key of our per-request state in request attributes
 
 
-@dataclass
 class RequestState:
     """What one request knows about its listener: plain values, kept in request attributes."""
 
-    started: float
-    progress: Progress | None = None
-    loaded_record: dict | None = None
-    outcome: str = ""
+    __slots__ = ("started", "progress", "loaded_record", "outcome")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.progress: Progress | None = None
+        self.loaded_record: dict | None = None
+        self.outcome = ""
 
 
 def request_state(handler_input: HandlerInput) -> RequestState:

@@ -1,0 +1,36 @@
+"""One cold start: a new process imports a Lambda handler and answers one LaunchRequest.
+
+Usage: python bench/cold_start.py trust|hello STORE_DIR  (run by bench_skill.py, timed from outside)
+"""
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENT = json.loads((ROOT / "bench" / "launch_event.json").read_text())
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    which, store_dir = sys.argv[1], sys.argv[2]
+    if which == "trust":
+        os.environ["TRUST_GUIDE_STORE"] = f"sqlite:///{store_dir}/progress.db"
+        os.environ["TRUST_GUIDE_LOG_LEVEL"] = "WARNING"
+        module = load(ROOT / "lambda" / "lambda_function.py")
+    else:
+        module = load(ROOT / "bench" / "hello_skill.py")
+    response = module.lambda_handler(EVENT, None)
+    assert response["response"]["outputSpeech"]["ssml"], response
+
+
+if __name__ == "__main__":
+    main()
