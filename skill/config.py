@@ -25,11 +25,11 @@ def default_store(environ: Mapping[str, str]) -> str:
     On Lambda only /tmp is writable (and it is per container, so production sets a DynamoDB store).
     """
     if environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        return "sqlite:////tmp/trust-guide/progress.db"
+        return "sqlite:///tmp/trust-guide/progress.db"
     state = environ.get("XDG_STATE_HOME") or str(
         Path(environ.get("HOME", "~")) / ".local" / "state"
     )
-    return f"sqlite:///{Path(state).expanduser().resolve() / 'trust-guide' / 'progress.db'}"
+    return f"sqlite://{Path(state).expanduser().resolve() / 'trust-guide' / 'progress.db'}"
 
 
 def check_store(url: str) -> str:

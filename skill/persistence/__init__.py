@@ -16,5 +16,5 @@ def build_adapter(store: str) -> AbstractPersistenceAdapter:
     if parts.scheme == "sqlite":
         from skill.persistence.sqlite import SqliteAdapter
 
-        return SqliteAdapter(parts.path)
+        return SqliteAdapter("/" + parts.path.lstrip("/"))  # sqlite:////abs works as well
     raise ValueError(f"unsupported store {store!r}")
