@@ -28,7 +28,7 @@ from skill.handlers import (
     UnhandledRequestHandler,
     UnknownIntentHandler,
 )
-from skill.interceptors import ProgressSaveInterceptor, RequestStartInterceptor
+from skill.interceptors import ProgressSaveInterceptor, ProgressStore, RequestStartInterceptor
 from skill.persistence import build_adapter
 
 
@@ -51,9 +51,10 @@ class TrustGuide:
 
 def build_skill(settings: Settings) -> TrustGuide:
     logging.getLogger("skill").setLevel(settings.log_level)
-    content_module.load(settings.locale)  # validate content now: a bad data file fails start-up
-    runner = Runner(settings.locale)
-    builder = CustomSkillBuilder(persistence_adapter=build_adapter(settings.store))
+    content = content_module.load(settings.locale)  # validated now: bad data fails start-up
+    adapter = build_adapter(settings.store)
+    runner = Runner(settings.locale, ProgressStore(adapter, content.total))
+    builder = CustomSkillBuilder(persistence_adapter=adapter)
     for handler in (
         GuideRequestHandler(runner),
         SessionEndedRequestHandler(runner),
@@ -66,5 +67,7 @@ def build_skill(settings: Settings) -> TrustGuide:
         builder.add_request_handler(handler)
     builder.add_exception_handler(ApologyExceptionHandler(runner))
     builder.add_global_request_interceptor(RequestStartInterceptor())
-    builder.add_global_response_interceptor(ProgressSaveInterceptor())
+    builder.add_global_response_interceptor(
+        ProgressSaveInterceptor(runner.store, runner.notice_store_error)
+    )
     return TrustGuide(builder.create(), settings)

@@ -193,7 +193,7 @@ def advance(
         case No():
             return _no(progress, total)
         case Help():
-            return _ask_next(progress, total, Said("Help"))
+            return _reask(progress, total, Said("Help"))
         case Stop():
             return _goodbye(progress)
         case Fallback():
@@ -221,8 +221,10 @@ def _ask_next(progress: Progress, total: int, *said: Said) -> tuple[Progress, Re
 
 def _reask(progress: Progress, total: int, said: Said) -> tuple[Progress, Reply]:
     """Say something and ask the pending question again, so the listener's "yes" still fits."""
-    if progress.question is Question.NONE or progress.question is Question.GO_ON:
-        return _ask_next(progress, total, said)
+    question = progress.question
+    offers_next = question in (Question.NONE, Question.GO_ON, Question.RESUME)
+    if offers_next and (question is not Question.RESUME or progress.step >= total):
+        return _ask_next(progress, total, said)  # (after the last step: start over)
     return _asking(progress, Reply((said,), progress.question, _next_step(progress, total)))
 
 

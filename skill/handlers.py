@@ -21,9 +21,9 @@ from ask_sdk_model.ui import SimpleCard
 from skill import content as content_module
 from skill import guide
 from skill.guide import Command, Reply, Said
-from skill.interceptors import keep_progress, load_progress
+from skill.interceptors import ProgressStore, request_state
 from skill.progress import Question
-from skill.speech import Speech, render
+from skill.speech import Speech, render, with_notice
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,8 @@ SPOKEN_EVENTS = (
 )
 
 
+STORE_NOTICE = "store_notice"  # session attribute: which store notice the listener has heard
+
 # --- running a command ------------------------------------------------------------------------
 
 
@@ -110,9 +112,10 @@ def now() -> str:
 class Runner:
     """Runs guide commands for one skill: progress in, reply out, response built."""
 
-    def __init__(self, default_locale: str) -> None:
+    def __init__(self, default_locale: str, store: ProgressStore) -> None:
         self.default_locale = default_locale
         self.locales = frozenset(content_module.locales())
+        self.store = store
 
     def content(self, handler_input: HandlerInput) -> content_module.Content:
         """The request's locale, or the default one when we have no content for it."""
@@ -121,10 +124,22 @@ class Runner:
 
     def run(self, handler_input: HandlerInput, command: Command) -> Response:
         content = self.content(handler_input)
-        progress = load_progress(handler_input, content.total)
+        progress = self.store.load(handler_input)
         progress, reply = guide.advance(progress, command, content, now())
-        keep_progress(handler_input, progress)
+        request_state(handler_input).progress = progress
         return respond(handler_input, render(reply, content))
+
+    def notice_store_error(self, handler_input: HandlerInput, response: Response) -> None:
+        """Tell the listener their place may not have been saved (or could not be read)."""
+        speech = response.output_speech
+        if speech is None or not getattr(speech, "ssml", None):
+            return  # nothing may be said here (SessionEndedRequest and the like): only logged
+        key = "NotLoaded" if request_state(handler_input).store_error == "load" else "NotSaved"
+        session = handler_input.attributes_manager.session_attributes
+        if session.get(STORE_NOTICE) == key:
+            return  # said once a session is enough; the log has every failure
+        session[STORE_NOTICE] = key
+        speech.ssml = with_notice(speech.ssml, self.content(handler_input), key)
 
 
 def respond(handler_input: HandlerInput, speech: Speech) -> Response:

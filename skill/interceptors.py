@@ -1,37 +1,51 @@
 """Load a listener's Progress before a handler runs, save it after, and log one line a request.
 
-The shape is Flask's session interface: load, let the request change it, save only if modified
-(ask-sdk's `save_persistent_attributes` would write whenever the attributes were read). On an
-error path ask-sdk skips response interceptors, so a failed request saves nothing: the listener's
-place stays where it was.
+The shape is Flask's session interface: load, let the request change it, save only if modified.
+We call the persistence adapter ourselves rather than through ask-sdk's attributes manager, which
+caches one read and writes whenever attributes were read; our save is conditional on the revision
+that was read, and on a conflict (another device of the same listener saved meanwhile) it re-reads,
+merges and tries again.
+
+When the store fails (unreachable, slow, throttled) the listener still gets their answer: the
+unsaved record rides in the session attributes, the speech says their place may not have been
+saved, and the next request of the session saves it. On an error path ask-sdk skips response
+interceptors, so a failed request saves nothing and the listener's place stays where it was.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
+from ask_sdk_core.attributes_manager import AbstractPersistenceAdapter
 from ask_sdk_core.dispatch_components import AbstractRequestInterceptor, AbstractResponseInterceptor
+from ask_sdk_core.exceptions import PersistenceException
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_model import Response
 
+from skill.persistence import REVISION, StaleWriteError
 from skill.progress import Progress, from_record
 
 log = logging.getLogger("skill.request")
 
 _STATE = "trust_guide"  # key of our per-request state in request attributes
+PENDING = "unsaved_progress"  # session attribute: a record the store has not taken yet
+SAVE_ATTEMPTS = 3  # conflicts are rare (two devices of one listener at once): re-read, merge, retry
 
 
 class RequestState:
     """What one request knows about its listener: plain values, kept in request attributes."""
 
-    __slots__ = ("started", "progress", "loaded_record", "outcome")
+    __slots__ = ("started", "progress", "loaded", "rev", "outcome", "store_error")
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.progress: Progress | None = None
-        self.loaded_record: dict | None = None
+        self.loaded: Progress | None = None
+        self.rev: int | None = 0  # None: the store could not be read, so we cannot write safely
         self.outcome = ""
+        self.store_error = ""  # "load" or "save" when the store failed in this request
 
 
 def request_state(handler_input: HandlerInput) -> RequestState:
@@ -42,19 +56,73 @@ def request_state(handler_input: HandlerInput) -> RequestState:
     return state
 
 
-def load_progress(handler_input: HandlerInput, total_steps: int) -> Progress:
-    """The listener's progress, read from the store on first use in this request."""
-    state = request_state(handler_input)
-    if state.progress is None:
-        record = handler_input.attributes_manager.persistent_attributes
-        state.loaded_record = dict(record)
-        loaded = from_record(record, total_steps)
-        state.progress, state.outcome = loaded.progress, loaded.outcome
-    return state.progress
+def _split(record: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    record = dict(record)
+    rev = record.pop(REVISION, 0)
+    return record, int(rev)
 
 
-def keep_progress(handler_input: HandlerInput, progress: Progress) -> None:
-    request_state(handler_input).progress = progress
+class ProgressStore:
+    """One listener's progress through a persistence adapter, with the revision contract."""
+
+    def __init__(self, adapter: AbstractPersistenceAdapter, total_steps: int) -> None:
+        self.adapter = adapter
+        self.total_steps = total_steps
+
+    def load(self, handler_input: HandlerInput) -> Progress:
+        """The listener's progress, read on first use in this request (later uses are free)."""
+        state = request_state(handler_input)
+        if state.progress is not None:
+            return state.progress
+        envelope = handler_input.request_envelope
+        try:
+            record, state.rev = _split(self.adapter.get_attributes(request_envelope=envelope))
+            loaded = from_record(record, self.total_steps)
+            state.loaded, state.outcome = loaded.progress, loaded.outcome
+        except PersistenceException as exc:
+            log.warning("progress not loaded: %s", exc)
+            state.rev, state.outcome, state.store_error = None, "unavailable", "load"
+            state.loaded = None
+        pending = handler_input.attributes_manager.session_attributes.get(PENDING)
+        state.progress = state.loaded if state.loaded is not None else Progress()
+        if pending:  # what an earlier request of this session could not save
+            unsaved = from_record(pending, self.total_steps).progress
+            state.progress = unsaved.merged_with(state.progress) if state.loaded else unsaved
+        return state.progress
+
+    def save(self, handler_input: HandlerInput, state: RequestState) -> bool:
+        """Save if changed. Returns whether a write happened; a failed write keeps it pending."""
+        session = handler_input.attributes_manager.session_attributes
+        progress = state.progress
+        if progress is None or (progress == state.loaded and PENDING not in session):
+            return False
+        if state.rev is None:  # the store could not be read: keep the record for later
+            session[PENDING] = progress.to_record()
+            return False
+        envelope = handler_input.request_envelope
+        rev = state.rev
+        for _ in range(SAVE_ATTEMPTS):
+            try:
+                self.adapter.save_attributes(
+                    request_envelope=envelope,
+                    attributes={**progress.to_record(), REVISION: rev + 1},
+                )
+                session.pop(PENDING, None)
+                return True
+            except StaleWriteError:
+                try:
+                    record, rev = _split(self.adapter.get_attributes(request_envelope=envelope))
+                except PersistenceException as exc:
+                    log.warning("progress not re-read after a conflict: %s", exc)
+                    break
+                progress = progress.merged_with(from_record(record, self.total_steps).progress)
+                state.progress = progress
+            except PersistenceException as exc:
+                log.warning("progress not saved: %s", exc)
+                break
+        state.store_error = "save"
+        session[PENDING] = progress.to_record()
+        return False
 
 
 class RequestStartInterceptor(AbstractRequestInterceptor):
@@ -67,18 +135,17 @@ class RequestStartInterceptor(AbstractRequestInterceptor):
 
 
 class ProgressSaveInterceptor(AbstractResponseInterceptor):
-    """Save progress when its record differs from what was loaded; then log the request."""
+    """Save progress when it changed; tell the listener if the store let us down; log."""
+
+    def __init__(self, store: ProgressStore, on_store_error) -> None:
+        self.store = store
+        self.on_store_error = on_store_error  # (handler_input, response) -> None: adds a notice
 
     def process(self, handler_input: HandlerInput, response: Response) -> None:
         state = request_state(handler_input)
-        saved = False
-        if state.progress is not None:
-            record = state.progress.to_record()
-            if record != state.loaded_record:
-                manager = handler_input.attributes_manager
-                manager.persistent_attributes = record
-                manager.save_persistent_attributes()
-                saved = True
+        saved = self.store.save(handler_input, state)
+        if state.store_error:
+            self.on_store_error(handler_input, response)
         log_request(handler_input, state, saved)
 
 
@@ -88,16 +155,17 @@ def log_request(handler_input: HandlerInput, state: RequestState, saved: bool) -
         return
     request = handler_input.request_envelope.request
     intent = getattr(getattr(request, "intent", None), "name", None) or "-"
-    before = (state.loaded_record or {}).get("step", "-")
+    before = state.loaded.step if state.loaded is not None else "-"
     after = state.progress.step if state.progress is not None else "-"
     log.info(
-        "request type=%s intent=%s step=%s->%s load=%s saved=%s ms=%.2f id=%s",
+        "request type=%s intent=%s step=%s->%s load=%s saved=%s store_error=%s ms=%.2f id=%s",
         request.object_type,
         intent,
         before,
         after,
         state.outcome or "-",
         "yes" if saved else "no",
+        state.store_error or "-",
         (time.perf_counter() - state.started) * 1000,
         request.request_id,
     )

@@ -50,6 +50,17 @@ class Progress(NamedTuple):
     def asking(self, question: Question) -> Progress:
         return self._replace(question=question)
 
+    def merged_with(self, other: Progress) -> Progress:
+        """This progress after another device saved `other` meanwhile: nothing heard is lost.
+
+        Steps heard are the union; the place (step, when) is the most recently heard one, ours
+        on a tie; the pending question is ours, since this device asked it.
+        """
+        newer = other if (other.last_heard_at or "") > (self.last_heard_at or "") else self
+        return self._replace(
+            step=newer.step, last_heard_at=newer.last_heard_at, heard=self.heard | other.heard
+        )
+
     def to_record(self) -> dict[str, Any]:
         """The stored shape: JSON- and DynamoDB-friendly (ints, strings, lists; no floats)."""
         return {

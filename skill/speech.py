@@ -115,6 +115,15 @@ def render(reply: Reply, content: Content) -> Speech:
     return Speech(ssml=ssml, reprompt=reprompt, card=card, end_session=reply.end_session)
 
 
+def with_notice(ssml: str, content: Content, key: str) -> str:
+    """The same speech with a short notice first (e.g. that the listener's place was not saved)."""
+    notice = _phrase(content, "said", key)
+    body = ssml.removeprefix("<speak>")
+    ssml = f"<speak>{notice} {brk(300)} {body}"
+    check(ssml)
+    return ssml
+
+
 def check(ssml: str) -> None:
     """Enforce the limits that do not follow from construction: the size of the whole response."""
     if len(ssml) > MAX_SPEECH_CHARS:

@@ -22,6 +22,7 @@ from ask_sdk_core.attributes_manager import AbstractPersistenceAdapter
 from ask_sdk_core.exceptions import PersistenceException
 from ask_sdk_model import RequestEnvelope
 
+from skill.persistence import REVISION, StaleWriteError
 from skill.persistence.keys import listener_key
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ class SqliteAdapter(AbstractPersistenceAdapter):
             with self._ready_lock:
                 if not self._ready:
                     conn.execute(_SCHEMA)
+                    columns = {row[1] for row in conn.execute("PRAGMA table_info(progress)")}
+                    if "rev" not in columns:  # a file from before revisions: add the column
+                        conn.execute(
+                            "ALTER TABLE progress ADD COLUMN rev INTEGER NOT NULL DEFAULT 0"
+                        )
                     self._ready = True
             self._local.conn = conn
         return conn
@@ -71,7 +77,7 @@ class SqliteAdapter(AbstractPersistenceAdapter):
         try:
             row = (
                 self._connection()
-                .execute("SELECT record FROM progress WHERE listener = ?", (key,))
+                .execute("SELECT record, rev FROM progress WHERE listener = ?", (key,))
                 .fetchone()
             )
         except sqlite3.Error as exc:
@@ -81,27 +87,39 @@ class SqliteAdapter(AbstractPersistenceAdapter):
         try:
             record = json.loads(row[0])
         except (TypeError, ValueError):
-            log.warning("progress row is not JSON; treating it as empty")
-            return {}
+            record = None
         if not isinstance(record, dict):
-            log.warning("progress row is JSON but not an object; treating it as empty")
-            return {}
+            # keep the revision, so the next save replaces the bad row instead of conflicting
+            log.warning("progress row is not a JSON object; treating it as empty")
+            return {REVISION: row[1]}
+        record[REVISION] = row[1]
         return record
 
     def save_attributes(
         self, request_envelope: RequestEnvelope, attributes: dict[str, Any]
     ) -> None:
+        """Write only over the revision that was read (see the store contract in __init__)."""
         key = self.partition_keygen(request_envelope)
+        rev = int(attributes.get(REVISION, 1))
         text = json.dumps(attributes, separators=(",", ":"), sort_keys=True)
+        now = time.time()
         try:
-            self._connection().execute(
-                "INSERT INTO progress (listener, record, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(listener) DO UPDATE SET record = excluded.record, "
-                "updated_at = excluded.updated_at",
-                (key, text, time.time()),
-            )
+            if rev <= 1:  # a first record: only if there is none yet
+                cursor = self._connection().execute(
+                    "INSERT INTO progress (listener, record, rev, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(listener) DO NOTHING",
+                    (key, text, rev, now),
+                )
+            else:  # one statement, so the check and the write are one atomic step
+                cursor = self._connection().execute(
+                    "UPDATE progress SET record = ?, rev = ?, updated_at = ? "
+                    "WHERE listener = ? AND rev = ?",
+                    (text, rev, now, key, rev - 1),
+                )
         except sqlite3.Error as exc:
             raise PersistenceException(f"saving progress to {self.path}: {exc}") from exc
+        if cursor.rowcount != 1:
+            raise StaleWriteError(f"progress revision {rev - 1} is no longer the latest")
 
     def delete_attributes(self, request_envelope: RequestEnvelope) -> None:
         key = self.partition_keygen(request_envelope)
