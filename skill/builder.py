@@ -44,7 +44,13 @@ class TrustGuide:
         return self.handle_json(json.dumps(event), context)
 
     def handle_json(self, body: str | bytes, context: Any = None) -> dict[str, Any]:
-        envelope = self.serializer.deserialize(payload=body, obj_type=RequestEnvelope)
+        return self.invoke(self.read_envelope(body), context)
+
+    def read_envelope(self, body: str | bytes) -> RequestEnvelope:
+        """Parse a request; raises ask-sdk's SerializationException when it is not an envelope."""
+        return self.serializer.deserialize(payload=body, obj_type=RequestEnvelope)
+
+    def invoke(self, envelope: RequestEnvelope, context: Any = None) -> dict[str, Any]:
         response = self.custom_skill.invoke(request_envelope=envelope, context=context)
         return self.serializer.serialize(response)
 

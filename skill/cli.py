@@ -70,6 +70,41 @@ def chat(script, user, person, store, locale, raw) -> None:
     _show(simulator.end(), raw)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key")
+@click.option(
+    "--no-verify", is_flag=True, help="Accept unsigned requests (local development ONLY)."
+)
+@click.option("--store", default=None, help="Where progress lives (default: TRUST_GUIDE_STORE).")
+def serve(host, port, certfile, keyfile, no_verify, store) -> None:
+    """Answer Alexa's HTTPS requests (Flask's server; use gunicorn in production, see README)."""
+    from skill.web import create_app_from_settings
+
+    settings = _settings(store)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if no_verify:
+        click.secho(
+            "WARNING: request verification is OFF. Anyone who can reach this port can drive the "
+            "skill and read listeners' progress. Never expose this to the internet.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("--certfile and --keyfile go together")
+    try:
+        app = create_app_from_settings(settings, verify=not no_verify and settings.verify)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    tls = (certfile, keyfile) if certfile else None
+    app.run(host=host, port=port, ssl_context=tls, threaded=True)
+
+
 def _interactive(simulator, raw: bool) -> None:
     while True:
         try:

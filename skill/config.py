@@ -57,6 +57,7 @@ class Settings(NamedTuple):
     audio_base_url: str | None = None  # https base URL of hosted pause audio
     audio_manifest: str | None = None  # path to the audio build's manifest.json
     log_level: str = "INFO"
+    verify: bool = True  # verify Alexa's signature on web requests; off only for local development
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,4 +79,16 @@ class Settings(NamedTuple):
             audio_base_url=base.rstrip("/") if base else None,
             audio_manifest=env.get("TRUST_GUIDE_AUDIO_MANIFEST") or None,
             log_level=level,
+            verify=_flag(env, "TRUST_GUIDE_VERIFY", default=True),
         )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={value!r}: expected 1 or 0")
