@@ -105,6 +105,36 @@ def serve(host, port, certfile, keyfile, no_verify, store) -> None:
     app.run(host=host, port=port, ssl_context=tls, threaded=True)
 
 
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default="build/trust-guide-lambda.zip",
+    show_default=True,
+)
+@click.option(
+    "--lambda-arn", default=None, help="Also write this function ARN into skill-package/skill.json."
+)
+def package(out, lambda_arn) -> None:
+    """Build the Lambda zip (run-time dependencies only) and sync the skill package's models."""
+    from pathlib import Path
+
+    from skill.packaging import PackageError, build_lambda_zip, sync_skill_package
+
+    settings = _settings(None)
+    manifest = Path(settings.audio_manifest) if settings.audio_manifest else None
+    try:
+        for path in sync_skill_package(lambda_arn):
+            click.echo(f"wrote {path}")
+        report = build_lambda_zip(Path(out), manifest)
+    except PackageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{report.path}: {report.size / 1e6:.2f} MB, {report.files} files "
+        f"(limit 10 MB; left out: {', '.join(report.left_out) or 'nothing'})"
+    )
+
+
 def _interactive(simulator, raw: bool) -> None:
     while True:
         try:
