@@ -29,7 +29,9 @@ from skill.handlers import (
     UnknownIntentHandler,
 )
 from skill.interceptors import ProgressSaveInterceptor, ProgressStore, RequestStartInterceptor
+from skill.pauses import DEFAULT_OUT, MANIFEST_NAME, load_manifest
 from skill.persistence import build_adapter
+from skill.speech import AudioHost
 
 
 class TrustGuide:
@@ -55,11 +57,19 @@ class TrustGuide:
         return self.serializer.serialize(response)
 
 
+def audio_host(settings: Settings) -> AudioHost | None:
+    """Hosted pause audio, when a base URL is set and the build's manifest can be read."""
+    if not settings.audio_base_url:
+        return None
+    manifest = load_manifest(settings.audio_manifest or DEFAULT_OUT / MANIFEST_NAME)
+    return AudioHost(settings.audio_base_url, manifest) if manifest is not None else None
+
+
 def build_skill(settings: Settings) -> TrustGuide:
     logging.getLogger("skill").setLevel(settings.log_level)
     content = content_module.load(settings.locale)  # validated now: bad data fails start-up
     adapter = build_adapter(settings.store)
-    runner = Runner(settings.locale, ProgressStore(adapter, content.total))
+    runner = Runner(settings.locale, ProgressStore(adapter, content.total), audio_host(settings))
     builder = CustomSkillBuilder(persistence_adapter=adapter)
     for handler in (
         GuideRequestHandler(runner),

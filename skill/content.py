@@ -41,6 +41,7 @@ class Content(NamedTuple):
     steps: tuple[Step, ...]
     phrases: dict[str, Any]
     filler: frozenset[str]  # words that never tell steps apart ("the", "one", "about")
+    pauses: Any = None  # the self-care pause catalog (skill.pauses.Catalog)
 
     @property
     def total(self) -> int:
@@ -148,7 +149,7 @@ def _check_unique(steps: list[Step], where: str) -> None:
 
 def _check_phrases(phrases: dict[str, Any], where: str) -> None:
     """Every phrase must be text (or a list of text) whose {fields} the speech module can fill."""
-    known = {"step", "title", "total", "last", "last_title", "heard", "value", "raw", "list"}
+    known = {"step", "title", "total", "heard", "value", "list", "length", "pause", "kinds"}
     for group, entries in phrases.items():
         if not isinstance(entries, dict):
             raise ContentError(f"{where}.{group}: expected an object")
@@ -175,6 +176,8 @@ def load(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Content:
     if not isinstance(meta, dict):
         raise ContentError(f"{folder / 'steps.json'}: missing 'guide' object")
     _check_phrases(phrases, str(folder / "phrases.json"))
+    from skill.pauses import load_catalog  # here: pauses.py builds on this module
+
     return Content(
         locale=locale,
         title=_text(meta.get("title"), "guide.title"),
@@ -182,6 +185,7 @@ def load(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Content:
         closing=_text(meta.get("closing"), "guide.closing"),
         steps=_parse_steps(guide.get("steps"), str(folder / "steps.json")),
         phrases=phrases,
+        pauses=load_catalog(locale, data_dir),
         filler=frozenset(
             normalise(" ".join(_texts(meta.get("filler_words"), "guide.filler_words"))).split()
         ),

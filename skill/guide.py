@@ -8,6 +8,7 @@ I/O, no clock of its own (`now` is passed in), so every rule here is testable in
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from skill.content import Content
@@ -111,6 +112,16 @@ class Fallback(Command):
     __slots__ = ()
 
 
+class Pause(Command):
+    """A guided self-care pause. `kind_id`: an entity-resolution match; `kind`: the raw words;
+    `length`: the raw AMAZON.DURATION value (ISO 8601, "PT2M")."""
+
+    __slots__ = ("kind_id", "kind", "length")
+    kind_id: str | None
+    kind: str | None
+    length: str | None
+
+
 class SessionEnd(Command):
     """Alexa closed the session; nothing may be said."""
 
@@ -131,8 +142,9 @@ class Said(NamedTuple):
 class Reply(NamedTuple):
     """Everything the skill says in one response, ending with `ask` (which sets the reprompt).
 
-    `ask_step` is the step the question is about ("Shall I go on to step 5?"). `card_step` puts
-    that step's text in the Alexa app. A silent reply says nothing (where Alexa forbids speech).
+    `ask_step` is the step the question is about ("Shall I go on to step 5?"), `ask_pause` the
+    pause it offers (a script id). `card_step` puts that step's text in the Alexa app. A silent
+    reply says nothing (where Alexa forbids speech).
     """
 
     said: tuple[Said, ...]
@@ -140,6 +152,7 @@ class Reply(NamedTuple):
     ask_step: int | None = None
     end_session: bool = False
     card_step: int | None = None
+    ask_pause: str | None = None
 
     @property
     def silent(self) -> bool:
@@ -191,13 +204,15 @@ def advance(
         case Yes():
             return _yes(progress, content, now)
         case No():
-            return _no(progress, total)
+            return _no(progress, content, now)
         case Help():
-            return _reask(progress, total, Said("Help"))
+            return _reask(progress, content, Said("Help"))
         case Stop():
             return _goodbye(progress)
         case Fallback():
-            return _reask(progress, total, Said("NotUnderstood"))
+            return _reask(progress, content, Said("NotUnderstood"))
+        case Pause():
+            return _pause(progress, command, content)
         case SessionEnd():
             return progress.asking(Question.NONE), SILENT
     raise TypeError(f"not a guide command: {command!r}")
@@ -219,13 +234,15 @@ def _ask_next(progress: Progress, total: int, *said: Said) -> tuple[Progress, Re
     return _asking(progress, Reply(said, Question.GO_ON, progress.step + 1))
 
 
-def _reask(progress: Progress, total: int, said: Said) -> tuple[Progress, Reply]:
+def _reask(progress: Progress, content: Content, said: Said) -> tuple[Progress, Reply]:
     """Say something and ask the pending question again, so the listener's "yes" still fits."""
     question = progress.question
+    if question is Question.OFFER_PAUSE:
+        return _offer_pause(progress, content, (said,))
     offers_next = question in (Question.NONE, Question.GO_ON, Question.RESUME)
-    if offers_next and (question is not Question.RESUME or progress.step >= total):
-        return _ask_next(progress, total, said)  # (after the last step: start over)
-    return _asking(progress, Reply((said,), progress.question, _next_step(progress, total)))
+    if offers_next and (question is not Question.RESUME or progress.step >= content.total):
+        return _ask_next(progress, content.total, said)  # (after the last step: start over)
+    return _asking(progress, Reply((said,), question, _next_step(progress, content.total)))
 
 
 def _read(
@@ -234,11 +251,12 @@ def _read(
     """Read step `number`, then offer the next one; after the last, close the guide."""
     progress = progress.heard_step(number, now)
     said = (*before, Said("StepRead", number))
-    if number == content.total:
-        reply = Reply((*said, Said("GuideClosing")), Question.START_OVER, card_step=number)
-    else:
-        reply = Reply(said, Question.GO_ON, number + 1, card_step=number)
-    return _asking(progress, reply)
+    if number == content.total:  # step 8, Practice Self-Care, is a pause's natural home
+        return _offer_pause(progress, content, (*said, Said("GuideClosing")), card_step=number)
+    if progress.visit.in_a_row >= PAUSE_AFTER_IN_A_ROW and not progress.visit.offered:
+        progress = progress._replace(visit=progress.visit._replace(offered=True))
+        return _offer_pause(progress, content, said, card_step=number)
+    return _asking(progress, Reply(said, Question.GO_ON, number + 1, card_step=number))
 
 
 def _launch(progress: Progress, total: int) -> tuple[Progress, Reply]:
@@ -302,15 +320,105 @@ def _yes(progress: Progress, content: Content, now: str) -> tuple[Progress, Repl
             return advance(progress, StartOver(), content, now)
         case Question.LIST_STEPS:
             return advance(progress, ListSteps(), content, now)
+        case Question.OFFER_PAUSE:
+            kind, length = _preferred_pause(progress, content)
+            return _play(progress, content, kind, length)
+        case Question.AFTER_PAUSE:
+            return _next(progress, content, now)
+        case Question.PAUSE_KIND:
+            catalog = content.pauses
+            return _play(progress, content, catalog.kinds[0].id, catalog.lengths_s[0])
     return _ask_next(progress, content.total, Said("NothingToConfirm"))
 
 
-def _no(progress: Progress, total: int) -> tuple[Progress, Reply]:
-    if progress.question is Question.RESUME:
-        return _asking(progress, Reply((Said("NoProblem"),), Question.LIST_STEPS))
-    if progress.question is Question.NONE:
-        return _ask_next(progress, total, Said("NothingToConfirm"))
+def _no(progress: Progress, content: Content, now: str) -> tuple[Progress, Reply]:
+    total = content.total
+    match progress.question:
+        case Question.RESUME:
+            return _asking(progress, Reply((Said("NoProblem"),), Question.LIST_STEPS))
+        case Question.NONE:
+            return _ask_next(progress, total, Said("NothingToConfirm"))
+        case Question.OFFER_PAUSE:  # no pause: the guide goes on
+            return _next(progress, content, now)
+        case Question.PAUSE_KIND:
+            return _ask_next(progress, total, Said("NoProblem"))
     return _goodbye(progress)
+
+
+# --- self-care pauses ---------------------------------------------------------------------------
+
+PAUSE_AFTER_IN_A_ROW = 3  # offer a pause once a session, after three steps heard in a row
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
+def duration_seconds(value: str) -> float | None:
+    """AMAZON.DURATION (ISO 8601: "PT2M", "PT90S", "PT1H") in seconds; None if unreadable."""
+    found = _DURATION.match(value.strip().upper())
+    if not found or not any(found.groups()):
+        return None
+    days, hours, minutes, seconds = (float(part or 0) for part in found.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _preferred_pause(progress: Progress, content: Content) -> tuple[str, int]:
+    """The pause to offer: the listener's last one, else the catalog's first kind and length."""
+    catalog = content.pauses
+    kinds = {kind.id for kind in catalog.kinds}
+    kind = progress.pause_kind if progress.pause_kind in kinds else catalog.kinds[0].id
+    length = progress.pause_length_s
+    return kind, length if length in catalog.lengths_s else catalog.lengths_s[0]
+
+
+def _offer_pause(
+    progress: Progress, content: Content, said: tuple[Said, ...], card_step: int | None = None
+) -> tuple[Progress, Reply]:
+    """Offer a pause after what was said; the step asked for is never replaced, only followed."""
+    kind, length = _preferred_pause(progress, content)
+    pause = content.pauses.script(kind, length).id
+    step = _next_step(progress, content.total)
+    reply = Reply(said, Question.OFFER_PAUSE, step, card_step=card_step, ask_pause=pause)
+    return _asking(progress, reply)
+
+
+def _pause(progress: Progress, command: Pause, content: Content) -> tuple[Progress, Reply]:
+    catalog = content.pauses
+    kind = None
+    if command.kind_id:
+        kind = next((k for k in catalog.kinds if k.id == command.kind_id), None)
+    if kind is None and command.kind:
+        kind = catalog.match_kind(command.kind)
+        if kind is None:
+            said = Said("UnknownPauseKind", value=command.kind)
+            return _asking(progress, Reply((said,), Question.PAUSE_KIND))
+    kind_id = kind.id if kind is not None else catalog.kinds[0].id  # no kind: the first (breathing)
+    said: tuple[Said, ...] = ()
+    length = catalog.lengths_s[0]  # no length: the shortest (one minute)
+    if command.length:
+        seconds = duration_seconds(command.length)
+        if seconds is None or seconds <= 0:
+            said = (Said("PauseLengthUnclear"),)
+        else:
+            length = catalog.nearest_length(seconds)
+            if length != seconds:
+                said = (Said("PauseLengthAdjusted", value=catalog.script(kind_id, length).id),)
+    return _play(progress, content, kind_id, length, *said)
+
+
+def _play(
+    progress: Progress, content: Content, kind: str, length: int, *before: Said
+) -> tuple[Progress, Reply]:
+    """Play a pause, then bring the listener back to their place, which is kept."""
+    pause = content.pauses.script(kind, length).id
+    visit = progress.visit._replace(in_a_row=0)
+    progress = progress._replace(pause_kind=kind, pause_length_s=length, visit=visit)
+    said = (*before, Said("PauseIntro", value=pause), Said("Pause", value=pause))
+    total = content.total
+    if progress.step >= total:
+        return _asking(progress, Reply((*said, Said("PauseDone")), Question.START_OVER))
+    if progress.step == 0:
+        return _asking(progress, Reply((*said, Said("PauseDone")), Question.GO_ON, 1))
+    reply = Reply((*said, Said("PauseDone")), Question.AFTER_PAUSE, progress.step + 1)
+    return _asking(progress, reply)
 
 
 def _goodbye(progress: Progress) -> tuple[Progress, Reply]:

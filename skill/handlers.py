@@ -23,7 +23,7 @@ from skill import guide
 from skill.guide import Command, Reply, Said
 from skill.interceptors import ProgressStore, request_state
 from skill.progress import Question
-from skill.speech import Speech, render, with_notice
+from skill.speech import AudioHost, Speech, render, with_notice
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,14 @@ def _go_to(handler_input: HandlerInput) -> Command:
     )
 
 
+def _pause(handler_input: HandlerInput) -> Command:
+    return guide.Pause(
+        kind_id=resolved_id(handler_input, "kind"),
+        kind=slot_value(handler_input, "kind"),
+        length=slot_value(handler_input, "length"),
+    )
+
+
 def _always(command: Command) -> Callable[[HandlerInput], Command]:
     return lambda handler_input: command
 
@@ -80,6 +88,7 @@ COMMANDS: dict[str, Callable[[HandlerInput], Command]] = {
     "GoToStepIntent": _go_to,
     "ListStepsIntent": _always(guide.ListSteps()),
     "WhereAmIIntent": _always(guide.WhereAmI()),
+    "SelfCarePauseIntent": _pause,
 }
 
 # Requests after which Alexa plays no speech from us: the response carries none.
@@ -112,10 +121,13 @@ def now() -> str:
 class Runner:
     """Runs guide commands for one skill: progress in, reply out, response built."""
 
-    def __init__(self, default_locale: str, store: ProgressStore) -> None:
+    def __init__(
+        self, default_locale: str, store: ProgressStore, audio: AudioHost | None = None
+    ) -> None:
         self.default_locale = default_locale
         self.locales = frozenset(content_module.locales())
         self.store = store
+        self.audio = audio  # None: pauses are spoken by Alexa's voice
 
     def content(self, handler_input: HandlerInput) -> content_module.Content:
         """The request's locale, or the default one when we have no content for it."""
@@ -127,7 +139,7 @@ class Runner:
         progress = self.store.load(handler_input)
         progress, reply = guide.advance(progress, command, content, now())
         request_state(handler_input).progress = progress
-        return respond(handler_input, render(reply, content))
+        return respond(handler_input, render(reply, content, self.audio))
 
     def notice_store_error(self, handler_input: HandlerInput, response: Response) -> None:
         """Tell the listener their place may not have been saved (or could not be read)."""

@@ -25,12 +25,13 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_model import Response
 
 from skill.persistence import REVISION, StaleWriteError
-from skill.progress import Progress, from_record
+from skill.progress import Progress, Visit, from_record
 
 log = logging.getLogger("skill.request")
 
 _STATE = "trust_guide"  # key of our per-request state in request attributes
 PENDING = "unsaved_progress"  # session attribute: a record the store has not taken yet
+VISIT = "visit"  # session attribute: this session's part of the listener's state (see Visit)
 SAVE_ATTEMPTS = 3  # conflicts are rare (two devices of one listener at once): re-read, merge, retry
 
 
@@ -83,18 +84,24 @@ class ProgressStore:
             log.warning("progress not loaded: %s", exc)
             state.rev, state.outcome, state.store_error = None, "unavailable", "load"
             state.loaded = None
-        pending = handler_input.attributes_manager.session_attributes.get(PENDING)
-        state.progress = state.loaded if state.loaded is not None else Progress()
-        if pending:  # what an earlier request of this session could not save
+        session = handler_input.attributes_manager.session_attributes
+        progress = state.loaded if state.loaded is not None else Progress()
+        if pending := session.get(PENDING):  # what an earlier request could not save
             unsaved = from_record(pending, self.total_steps).progress
-            state.progress = unsaved.merged_with(state.progress) if state.loaded else unsaved
+            progress = unsaved.merged_with(progress) if state.loaded else unsaved
+        state.progress = progress._replace(visit=Visit.from_session(session.get(VISIT)))
         return state.progress
 
     def save(self, handler_input: HandlerInput, state: RequestState) -> bool:
         """Save if changed. Returns whether a write happened; a failed write keeps it pending."""
         session = handler_input.attributes_manager.session_attributes
         progress = state.progress
-        if progress is None or (progress == state.loaded and PENDING not in session):
+        if progress is None:
+            return False
+        if progress.visit != Visit() or VISIT in session:
+            session[VISIT] = progress.visit.to_session()
+        loaded = state.loaded.stored_part() if state.loaded is not None else None
+        if progress.stored_part() == loaded and PENDING not in session:
             return False
         if state.rev is None:  # the store could not be read: keep the record for later
             session[PENDING] = progress.to_record()

@@ -108,7 +108,7 @@ class Catalog:
                 return kind
         padded = f" {said} "
         inside = {
-            k.id: max((len(n) for n in names[k.id] if f" {n} " in padded), default=0)
+            k.id: max((len(n.split()) for n in names[k.id] if f" {n} " in padded), default=0)
             for k in self.kinds
         }
         if chosen := _unique_best(inside):
@@ -277,7 +277,7 @@ class Clip:
     id: str  # the script id, "<kind>-<length_s>"
     kind: str
     length_s: int
-    duration_ms: int  # as measured in the MP3
+    duration_ms: int  # as ffmpeg measures the MP3 (to 10 ms)
     sha256: str  # of the MP3 file
     engine: str  # the voice engine that spoke the cues ("gtts", "espeak")
     file: str  # name of the MP3, beside the manifest (and under the hosting base URL)

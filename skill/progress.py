@@ -27,6 +27,30 @@ class Question(Enum):
     START_OVER = "START_OVER"  # after the last step: "Would you like to start over?"
     LIST_STEPS = "LIST_STEPS"  # after "no" to resuming: "Would you like the list of steps?"
     WHICH_STEP = "WHICH_STEP"  # after the list, or a step we could not find
+    OFFER_PAUSE = "OFFER_PAUSE"  # "Would you like a one-minute breathing pause before step 4?"
+    AFTER_PAUSE = "AFTER_PAUSE"  # after a pause: "Shall we go on with step 4?"
+    PAUSE_KIND = "PAUSE_KIND"  # "Which kind of pause would you like?"
+
+
+class Visit(NamedTuple):
+    """This session's part of a listener's state, kept in session attributes, never stored.
+
+    `in_a_row` counts steps heard since the session began or the last pause; `offered` is set
+    once the guide has offered a pause after three in a row (once a session is enough).
+    """
+
+    in_a_row: int = 0
+    offered: bool = False
+
+    @classmethod
+    def from_session(cls, value: Any) -> Visit:
+        if not isinstance(value, dict):
+            return cls()
+        in_a_row = value.get("in_a_row", 0)
+        return cls(in_a_row if isinstance(in_a_row, int) else 0, value.get("offered") is True)
+
+    def to_session(self) -> dict[str, Any]:
+        return {"in_a_row": self.in_a_row, "offered": self.offered}
 
 
 class Progress(NamedTuple):
@@ -39,13 +63,23 @@ class Progress(NamedTuple):
     heard: frozenset[int] = frozenset()
     last_heard_at: str | None = None  # ISO 8601, UTC
     question: Question = Question.NONE
+    pause_kind: str | None = None  # the listener's last pause: offers suggest the same again
+    pause_length_s: int | None = None
+    visit: Visit = Visit()  # session-only: not in to_record()
 
     @property
     def started(self) -> bool:
         return self.step > 0 or bool(self.heard)
 
     def heard_step(self, number: int, now: str) -> Progress:
-        return self._replace(step=number, heard=self.heard | {number}, last_heard_at=now)
+        visit = self.visit._replace(in_a_row=self.visit.in_a_row + 1)
+        return self._replace(
+            step=number, heard=self.heard | {number}, last_heard_at=now, visit=visit
+        )
+
+    def stored_part(self) -> Progress:
+        """This progress without its session-only part: what decides whether to save."""
+        return self._replace(visit=Visit())
 
     def asking(self, question: Question) -> Progress:
         return self._replace(question=question)
@@ -69,6 +103,7 @@ class Progress(NamedTuple):
             "heard": sorted(self.heard),
             "last_heard_at": self.last_heard_at,
             "question": self.question.value,
+            "pause": {"kind": self.pause_kind, "length_s": self.pause_length_s},
         }
 
 
@@ -124,6 +159,11 @@ def from_record(record: Any, total_steps: int) -> Loaded:
         heard = frozenset(_as_int(n) for n in record.get("heard") or ())
         stamp = record.get("last_heard_at")
         question = Question(record.get("question") or "NONE")
+        pause = record.get("pause") or {}
+        if not isinstance(pause, dict):
+            raise ValueError("pause is not an object")
+        pause_kind = pause.get("kind") if isinstance(pause.get("kind"), str) else None
+        pause_length = _as_int(pause["length_s"]) if pause.get("length_s") is not None else None
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("progress reset: corrupt record (%s)", exc)
         return Loaded(Progress(), "reset")
@@ -133,7 +173,14 @@ def from_record(record: Any, total_steps: int) -> Loaded:
         log.warning("progress repaired: step or heard steps out of 1..%d", total_steps)
         outcome = "repaired"
         stamp = stamp if isinstance(stamp, str) else None
-    progress = Progress(step=valid_step, heard=valid_heard, last_heard_at=stamp, question=question)
+    progress = Progress(
+        step=valid_step,
+        heard=valid_heard,
+        last_heard_at=stamp,
+        question=question,
+        pause_kind=pause_kind,
+        pause_length_s=pause_length,
+    )
     if outcome == "migrated":
         log.info("progress migrated to schema %d", SCHEMA_VERSION)
     return Loaded(progress, outcome)

@@ -37,7 +37,7 @@ class _Pattern:
     intent: str
     regex: re.Pattern[str]
     slot_types: dict[str, str]
-    literal: int  # characters of the sample outside its slots: more literal matches win
+    literal: int  # characters of the sample outside its slots (see UtteranceMatcher.match)
 
 
 class NumberWords:
@@ -73,6 +73,25 @@ class NumberWords:
         return str(sign * (total + current)) if seen else None
 
 
+class DurationWords:
+    """AMAZON.DURATION as Alexa fills it: "two minutes" -> "PT2M", "ninety seconds" -> "PT90S"."""
+
+    def __init__(self, table: dict[str, Any], numbers: NumberWords) -> None:
+        self.units: dict[str, str] = table["duration_units"]
+        self.one = set(table["duration_one"])
+        self.numbers = numbers
+        unit = "|".join(map(re.escape, sorted(self.units, key=len, reverse=True)))
+        one = "|".join(map(re.escape, self.one))
+        self.pattern = rf"(?:(?:{one})|{numbers.pattern})\s+(?:{unit})"
+
+    def value(self, text: str) -> str | None:
+        *count, unit = text.split()
+        amount = "1" if " ".join(count) in self.one else self.numbers.value(" ".join(count))
+        if amount is None or unit not in self.units:
+            return None
+        return f"PT{amount}{self.units[unit]}"
+
+
 class UtteranceMatcher:
     """Matches typed text against one locale's interaction model."""
 
@@ -80,6 +99,7 @@ class UtteranceMatcher:
         language = model["interactionModel"]["languageModel"]
         self.invocation = normalise(language["invocationName"])
         self.numbers = NumberWords(phrasings)
+        self.durations = DurationWords(phrasings, self.numbers)
         self.contractions = {
             normalise(short): normalise(long) for short, long in phrasings["contractions"].items()
         }
@@ -90,7 +110,7 @@ class UtteranceMatcher:
             samples = [*intent.get("samples", []), *phrasings["builtin"].get(intent["name"], [])]
             for sample in samples:
                 self.patterns.append(self._compile(intent["name"], sample, slot_types))
-        self.patterns.sort(key=lambda p: -p.literal)
+        self.patterns.sort(key=lambda p: -p.literal)  # ties: the more literal sample first
 
     @staticmethod
     def _types(types: list[dict[str, Any]]) -> dict[str, dict[str, tuple[str, str]]]:
@@ -115,7 +135,10 @@ class UtteranceMatcher:
             literal += len(text[last : found.start()].strip())
             parts.append(re.escape(text[last : found.start()]))
             slot = found.group(1)
-            body = self.numbers.pattern if slot_types.get(slot) == "AMAZON.NUMBER" else r".+?"
+            body = {
+                "AMAZON.NUMBER": self.numbers.pattern,
+                "AMAZON.DURATION": self.durations.pattern,
+            }.get(slot_types.get(slot, ""), r".+?")
             parts.append(f"(?P<{slot}>{body})")
             last = found.end()
         literal += len(text[last:].strip())
@@ -124,15 +147,26 @@ class UtteranceMatcher:
         return _Pattern(intent, regex, slot_types, literal)
 
     def match(self, text: str) -> Match | None:
+        """The best match: most words matched literally or by a number or duration slot (which
+        only take numbers), so "a five minute grounding pause" fills both of its slots."""
         said = self.expand(normalise(text))
+        best: tuple[int, Match] | None = None
         for pattern in self.patterns:
             found = pattern.regex.fullmatch(said)
             if found is None:
                 continue
             slots = self._slots(pattern, found.groupdict())
-            if slots is not None:
-                return Match(pattern.intent, slots)
-        return None
+            if slots is None:
+                continue
+            typed = sum(
+                len(found.groupdict().get(name) or "")
+                for name, kind in pattern.slot_types.items()
+                if kind in ("AMAZON.NUMBER", "AMAZON.DURATION")
+            )
+            score = pattern.literal + typed
+            if best is None or score > best[0]:
+                best = (score, Match(pattern.intent, slots))
+        return best[1] if best else None
 
     def _slots(
         self, pattern: _Pattern, values: dict[str, str]
@@ -144,6 +178,8 @@ class UtteranceMatcher:
                 slots.append(envelopes.Slot(name))
             elif slot_type == "AMAZON.NUMBER":
                 slots.append(envelopes.Slot(name, self.numbers.value(raw) or "?"))
+            elif slot_type == "AMAZON.DURATION":
+                slots.append(envelopes.Slot(name, self.durations.value(raw)))
             elif slot_type in self.types:
                 resolved = self.types[slot_type].get(raw.strip())
                 if resolved is None and pattern.literal == 0:

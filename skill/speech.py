@@ -12,9 +12,11 @@ from typing import NamedTuple
 
 from skill.content import Content
 from skill.guide import Reply, Said
+from skill.pauses import Manifest, PauseScript, estimate_ms
 
 MAX_SPEECH_CHARS = 8000  # Alexa: outputSpeech.ssml, including the <speak> tags
 MAX_BREAK_MS = 10_000  # Alexa: a single <break> may be at most 10 seconds
+MAX_AUDIO_MS = 240_000  # Alexa: all <audio> in one response together at most 240 seconds
 PAUSE_BEFORE_QUESTION_MS = 600
 
 
@@ -25,6 +27,17 @@ class SpeechLimitError(ValueError):
 class Card(NamedTuple):
     title: str
     text: str
+
+
+class AudioHost(NamedTuple):
+    """Where the pause clips are hosted (an https base URL) and what the build made (manifest)."""
+
+    base_url: str
+    manifest: Manifest
+
+    def clip_url(self, script: PauseScript) -> tuple[str, int] | None:
+        clip = self.manifest.clips.get(script.id)
+        return (f"{self.base_url}/{clip.file}", clip.duration_ms) if clip is not None else None
 
 
 class Speech(NamedTuple):
@@ -49,11 +62,43 @@ def brk(ms: int) -> str:
     return f'<break time="{ms}ms"/>'
 
 
-def _fields(content: Content, step: int | None) -> dict[str, object]:
+def _fields(content: Content, step: int | None, pause: str | None = None) -> dict[str, object]:
     fields: dict[str, object] = {"total": content.total}
     if step is not None and 1 <= step <= content.total:
         fields.update(step=step, title=content.step(step).title)
+    if pause is not None:
+        script = _script(content, pause)
+        kind = next(k for k in content.pauses.kinds if k.id == script.kind)
+        fields.update(
+            length=content.phrases["format"]["lengths"][str(script.length_s)], pause=kind.name
+        )
     return fields
+
+
+def _script(content: Content, pause: str) -> PauseScript:
+    return next(s for s in content.pauses.scripts if s.id == pause)
+
+
+def _silence(ms: int) -> list[str]:
+    """A silence of any length as breaks of at most 10 s each."""
+    whole, rest = divmod(max(ms, 0), MAX_BREAK_MS)
+    return [brk(MAX_BREAK_MS)] * whole + ([brk(rest)] if rest >= 50 else [])
+
+
+def _pause(content: Content, pause: str, audio: AudioHost | None) -> tuple[str, int]:
+    """A pause as SSML, and how long it plays: the hosted clip, else the same script spoken by
+    Alexa's voice, each cue followed by a break that fills the time to the next one."""
+    script = _script(content, pause)
+    hosted = audio.clip_url(script) if audio is not None else None
+    if hosted is not None:
+        url, duration_ms = hosted
+        return f'<audio src="{escape(url)}"/>', duration_ms
+    parts = _silence(script.cues[0].at_ms)
+    ends = [cue.at_ms for cue in script.cues[1:]] + [script.length_s * 1000]
+    for cue, end in zip(script.cues, ends, strict=True):
+        parts.append(f"<s>{escape(cue.text)}</s>")
+        parts += _silence(end - cue.at_ms - estimate_ms(cue.text))
+    return "".join(parts), script.length_s * 1000
 
 
 def _phrase(content: Content, group: str, key: str, step: int | None = None, **extra: str) -> str:
@@ -61,9 +106,14 @@ def _phrase(content: Content, group: str, key: str, step: int | None = None, **e
     return escape(template.format(**_fields(content, step), **extra))
 
 
-def _said(content: Content, item: Said) -> str:
+def _said(content: Content, item: Said, audio: AudioHost | None = None) -> str:
     """SSML for one thing said."""
     match item.kind:
+        case "Pause":
+            return _pause(content, item.value or "", audio)[0]
+        case "PauseIntro" | "PauseLengthAdjusted":
+            fields = _fields(content, None, item.value)
+            return escape(content.phrases["said"][item.kind].format(**fields))
         case "StepRead":
             step = content.step(item.step or 1)
             body = "".join(f"<s>{escape(sentence)}</s>" for sentence in step.spoken)
@@ -88,18 +138,22 @@ def _said(content: Content, item: Said) -> str:
 
 def _question(content: Content, reply: Reply) -> tuple[str, str]:
     key = reply.ask.value
-    if key == "WHICH_STEP" and reply.ask_step is None:
-        key = "WHICH_STEP_AT_END"
+    if key in ("WHICH_STEP", "OFFER_PAUSE") and reply.ask_step is None:
+        key += "_AT_END"
     ask = content.phrases["ask"][key]
-    fields = _fields(content, reply.ask_step)
+    fields = _fields(content, reply.ask_step, reply.ask_pause)
+    fields["kinds"] = content.phrases["format"]["or"].join(k.name for k in content.pauses.kinds)
     return escape(ask["prompt"].format(**fields)), escape(ask["reprompt"].format(**fields))
 
 
-def render(reply: Reply, content: Content) -> Speech:
+def render(reply: Reply, content: Content, audio: AudioHost | None = None) -> Speech:
     """Phrase a Reply. A reply that keeps the session open always gets a reprompt."""
     if reply.silent:
         return Speech(ssml="", reprompt=None, card=None, end_session=True)
-    parts = [_said(content, item) for item in reply.said]
+    played = sum(_pause(content, i.value or "", audio)[1] for i in reply.said if i.kind == "Pause")
+    if played > MAX_AUDIO_MS:
+        raise SpeechLimitError(f"{played / 1000:g} s of pauses is over Alexa's 240 s a response")
+    parts = [_said(content, item, audio) for item in reply.said]
     reprompt = None
     if not reply.end_session:
         prompt, again = _question(content, reply)

@@ -29,4 +29,8 @@ def build_adapter(store: str) -> AbstractPersistenceAdapter:
         from skill.persistence.sqlite import SqliteAdapter
 
         return SqliteAdapter("/" + parts.path.lstrip("/"))  # sqlite:////abs works as well
+    if parts.scheme == "dynamodb":
+        from skill.persistence.dynamodb import build_dynamodb_adapter
+
+        return build_dynamodb_adapter(parts.netloc)
     raise ValueError(f"unsupported store {store!r}")
