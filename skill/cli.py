@@ -135,6 +135,32 @@ def package(out, lambda_arn) -> None:
     )
 
 
+@main.group()
+def store() -> None:
+    """The progress store (DynamoDB tables for production)."""
+
+
+@store.command("create")
+@click.argument("table", required=False)
+def store_create(table) -> None:
+    """Create the DynamoDB table (on-demand billing) named TABLE or by TRUST_GUIDE_STORE."""
+    from urllib.parse import urlsplit
+
+    from ask_sdk_core.exceptions import PersistenceException
+
+    if table is None:
+        url = urlsplit(_settings(None).store)
+        if url.scheme != "dynamodb":
+            raise click.UsageError("give a TABLE, or set TRUST_GUIDE_STORE=dynamodb://TABLE")
+        table = url.netloc
+    from skill.persistence.dynamodb import create_table
+
+    try:
+        click.echo(create_table(table))
+    except (ConfigError, PersistenceException) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _interactive(simulator, raw: bool) -> None:
     while True:
         try:

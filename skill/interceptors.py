@@ -30,7 +30,8 @@ from skill.progress import Progress, Visit, from_record
 log = logging.getLogger("skill.request")
 
 _STATE = "trust_guide"  # key of our per-request state in request attributes
-PENDING = "unsaved_progress"  # session attribute: a record the store has not taken yet
+PLACE = "place"  # session attribute: the listener's record as this session last knew it
+UNSAVED = "unsaved"  # session attribute: the store has not taken PLACE yet
 VISIT = "visit"  # session attribute: this session's part of the listener's state (see Visit)
 SAVE_ATTEMPTS = 3  # conflicts are rare (two devices of one listener at once): re-read, merge, retry
 
@@ -71,7 +72,12 @@ class ProgressStore:
         self.total_steps = total_steps
 
     def load(self, handler_input: HandlerInput) -> Progress:
-        """The listener's progress, read on first use in this request (later uses are free)."""
+        """The listener's progress, read on first use in this request (later uses are free).
+
+        If the store cannot be read, the session's own copy of the listener's place carries the
+        conversation on; if an earlier request of the session could not save, that copy is
+        merged into what the store holds.
+        """
         state = request_state(handler_input)
         if state.progress is not None:
             return state.progress
@@ -83,17 +89,20 @@ class ProgressStore:
         except PersistenceException as exc:
             log.warning("progress not loaded: %s", exc)
             state.rev, state.outcome, state.store_error = None, "unavailable", "load"
-            state.loaded = None
         session = handler_input.attributes_manager.session_attributes
-        progress = state.loaded if state.loaded is not None else Progress()
-        if pending := session.get(PENDING):  # what an earlier request could not save
-            unsaved = from_record(pending, self.total_steps).progress
-            progress = unsaved.merged_with(progress) if state.loaded else unsaved
+        place = session.get(PLACE)
+        known = from_record(place, self.total_steps).progress if place else None
+        if state.loaded is None:
+            progress = known or Progress()
+        elif known is not None and session.get(UNSAVED):
+            progress = known.merged_with(state.loaded)
+        else:
+            progress = state.loaded
         state.progress = progress._replace(visit=Visit.from_session(session.get(VISIT)))
         return state.progress
 
     def save(self, handler_input: HandlerInput, state: RequestState) -> bool:
-        """Save if changed. Returns whether a write happened; a failed write keeps it pending."""
+        """Save if changed. Returns whether a write happened; a failed one is retried next turn."""
         session = handler_input.attributes_manager.session_attributes
         progress = state.progress
         if progress is None:
@@ -101,34 +110,41 @@ class ProgressStore:
         if progress.visit != Visit() or VISIT in session:
             session[VISIT] = progress.visit.to_session()
         loaded = state.loaded.stored_part() if state.loaded is not None else None
-        if progress.stored_part() == loaded and PENDING not in session:
+        if progress.stored_part() == loaded and not session.get(UNSAVED):
+            session[PLACE] = progress.to_record()
             return False
-        if state.rev is None:  # the store could not be read: keep the record for later
-            session[PENDING] = progress.to_record()
-            return False
+        saved = state.rev is not None and self._write(handler_input, state)
+        if saved:
+            session.pop(UNSAVED, None)
+        else:
+            state.store_error = state.store_error or "save"
+            session[UNSAVED] = True
+        session[PLACE] = state.progress.to_record()
+        return saved
+
+    def _write(self, handler_input: HandlerInput, state: RequestState) -> bool:
+        """The conditional write; on a conflict, re-read, merge and try again."""
         envelope = handler_input.request_envelope
-        rev = state.rev
+        progress, rev = state.progress, state.rev or 0
         for _ in range(SAVE_ATTEMPTS):
             try:
                 self.adapter.save_attributes(
                     request_envelope=envelope,
                     attributes={**progress.to_record(), REVISION: rev + 1},
                 )
-                session.pop(PENDING, None)
                 return True
             except StaleWriteError:
                 try:
                     record, rev = _split(self.adapter.get_attributes(request_envelope=envelope))
                 except PersistenceException as exc:
                     log.warning("progress not re-read after a conflict: %s", exc)
-                    break
+                    return False
                 progress = progress.merged_with(from_record(record, self.total_steps).progress)
                 state.progress = progress
             except PersistenceException as exc:
                 log.warning("progress not saved: %s", exc)
-                break
-        state.store_error = "save"
-        session[PENDING] = progress.to_record()
+                return False
+        log.warning("progress not saved: %d conflicting writes in a row", SAVE_ATTEMPTS)
         return False
 
 

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from skill.content import DATA_DIR, DEFAULT_LOCALE, ContentError, normalise
+from skill.content import DATA_DIR, DEFAULT_LOCALE, ContentError, _read, _text, _texts, normalise
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +138,6 @@ def _seconds(value: Any, where: str) -> int:
     return round(value * 1000)
 
 
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ContentError(f"{where}: expected non-empty text")
-    return value.strip()
-
-
 def _list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list) or not value:
         raise ContentError(f"{where}: expected a non-empty list")
@@ -203,10 +197,7 @@ def _parse_kind(raw: Any, lengths: tuple[int, ...], where: str) -> tuple[PauseKi
     kind_id = _text(raw.get("id"), f"{where}.id")
     if not _ID.match(kind_id):
         raise ContentError(f"{where}.id: {kind_id!r} is not lower-case letters, digits and -")
-    synonyms = tuple(
-        _text(s, f"{where}.synonyms[{i}]")
-        for i, s in enumerate(_list(raw.get("synonyms"), f"{where}.synonyms"))
-    )
+    synonyms = _texts(raw.get("synonyms"), f"{where}.synonyms")
     kind = PauseKind(kind_id, _text(raw.get("name"), f"{where}.name"), synonyms)
     scripts = []
     for i, item in enumerate(_list(raw.get("scripts"), f"{where}.scripts")):
@@ -238,20 +229,14 @@ def _check_names(kinds: list[PauseKind], where: str) -> None:
 def load_catalog(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Catalog:
     """Load and validate one locale's pause catalog; cached, so it is read once per process."""
     path = data_dir / locale / "pauses.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ContentError(f"{path}: missing") from exc
-    except json.JSONDecodeError as exc:
-        raise ContentError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("version") != 1:
-        raise ContentError(f"{path}: expected a JSON object with version 1")
-    raw_lengths = _list(data.get("lengths_s"), f"{path}.lengths_s")
-    if not all(type(n) is int and 0 < n <= MAX_CLIP_S for n in raw_lengths) or len(
-        set(raw_lengths)
-    ) != len(raw_lengths):
+    data = _read(path)  # as content.load reads: missing, not JSON, not an object: ContentError
+    if data.get("version") != 1:
+        raise ContentError(f"{path}: expected version 1")
+    lengths = tuple(sorted(_list(data.get("lengths_s"), f"{path}.lengths_s")))
+    if len(set(lengths)) != len(lengths) or any(
+        type(n) is not int or not 0 < n <= MAX_CLIP_S for n in lengths
+    ):
         raise ContentError(f"{path}.lengths_s: distinct whole seconds, 1 to {MAX_CLIP_S}")
-    lengths = tuple(sorted(raw_lengths))
     kinds, scripts = [], []
     for i, raw in enumerate(_list(data.get("kinds"), f"{path}.kinds")):
         kind, kind_scripts = _parse_kind(raw, lengths, f"{path}.kinds[{i}]")
@@ -318,18 +303,23 @@ def load_manifest(path: Path | str = DEFAULT_OUT / MANIFEST_NAME) -> Manifest | 
         if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
             raise ValueError(f"expected an object with version {MANIFEST_VERSION}")
         clips: dict[str, Clip] = {}
+        if not isinstance(data.get("clips"), list):
+            raise ValueError("expected a list of clips")
         for item in data["clips"]:
             for name, kind in _CLIP_TYPES.items():
                 if type(item[name]) is not kind:
                     raise ValueError(f"clip field {name!r} is not {kind.__name__}")
-            clip = Clip(**{k: item[k] for k in Clip.__dataclass_fields__ if k in item})
+            lufs = None if item.get("lufs") is None else float(item["lufs"])
+            clip = Clip(
+                **{k: item[k] for k in _CLIP_TYPES}, source=str(item.get("source", "")), lufs=lufs
+            )
             if clip.id in clips or "/" in clip.file or not clip.file.endswith(".mp3"):
                 raise ValueError(f"clip {clip.id!r}: duplicate id or odd file name")
             clips[clip.id] = clip
     except FileNotFoundError:
         log.warning("audio manifest %s not found: pauses use Alexa's voice", path)
         return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, LookupError, TypeError) as exc:
         log.warning("audio manifest %s unusable (%s): pauses use Alexa's voice", path, exc)
         return None
     return Manifest(clips)

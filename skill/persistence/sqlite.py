@@ -104,10 +104,11 @@ class SqliteAdapter(AbstractPersistenceAdapter):
         text = json.dumps(attributes, separators=(",", ":"), sort_keys=True)
         now = time.time()
         try:
-            if rev <= 1:  # a first record: only if there is none yet
+            if rev <= 1:  # a first record: only if there is none, or one from before revisions
                 cursor = self._connection().execute(
                     "INSERT INTO progress (listener, record, rev, updated_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(listener) DO NOTHING",
+                    "ON CONFLICT(listener) DO UPDATE SET record = excluded.record, "
+                    "rev = excluded.rev, updated_at = excluded.updated_at WHERE progress.rev = 0",
                     (key, text, rev, now),
                 )
             else:  # one statement, so the check and the write are one atomic step
