@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+from ask_sdk_core.exceptions import SerializationException
 from ask_sdk_core.skill import CustomSkill
 from ask_sdk_core.skill_builder import CustomSkillBuilder
 from ask_sdk_model import RequestEnvelope
@@ -33,6 +34,24 @@ from skill.pauses import DEFAULT_OUT, MANIFEST_NAME, load_manifest
 from skill.persistence import build_adapter
 from skill.speech import AudioHost
 
+log = logging.getLogger(__name__)
+
+
+EMPTY_RESPONSE = {"version": "1.0", "response": {}}  # no speech: for requests we cannot read
+
+
+class NewRequestType(Exception):
+    """A well-formed envelope whose request type this ask-sdk-model release does not know."""
+
+
+def _request_type(body: str | bytes) -> str | None:
+    try:
+        request = json.loads(body).get("request")
+        request_type = request.get("type") if isinstance(request, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    return request_type if isinstance(request_type, str) and request_type else None
+
 
 class TrustGuide:
     """The built skill: a request envelope (as a dict or JSON text) in, a response dict out."""
@@ -46,11 +65,27 @@ class TrustGuide:
         return self.handle_json(json.dumps(event), context)
 
     def handle_json(self, body: str | bytes, context: Any = None) -> dict[str, Any]:
-        return self.invoke(self.read_envelope(body), context)
+        try:
+            envelope = self.read_envelope(body)
+        except NewRequestType as exc:
+            log.info("request type %s is newer than ask-sdk-model: answered empty", exc)
+            return dict(EMPTY_RESPONSE)
+        return self.invoke(envelope, context)
 
     def read_envelope(self, body: str | bytes) -> RequestEnvelope:
-        """Parse a request; raises ask-sdk's SerializationException when it is not an envelope."""
-        return self.serializer.deserialize(payload=body, obj_type=RequestEnvelope)
+        """Parse a request envelope. Raises NewRequestType for an envelope whose request type
+        ask-sdk-model does not know yet (Alexa adds types; the answer is then empty), and
+        ask-sdk's SerializationException for anything that is not an envelope at all."""
+        try:
+            envelope = self.serializer.deserialize(payload=body, obj_type=RequestEnvelope)
+        except SerializationException:
+            request_type = _request_type(body)
+            if request_type is not None:
+                raise NewRequestType(request_type) from None
+            raise
+        if envelope is None or envelope.request is None or not envelope.request.object_type:
+            raise SerializationException("not an Alexa request envelope: no request in it")
+        return envelope
 
     def invoke(self, envelope: RequestEnvelope, context: Any = None) -> dict[str, Any]:
         response = self.custom_skill.invoke(request_envelope=envelope, context=context)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from ask_sdk_core.dispatch_components import AbstractExceptionHandler, AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.response_helper import ResponseFactory
 from ask_sdk_core.utils import get_request_type, is_request_type
 from ask_sdk_model import Response
 from ask_sdk_model.ui import SimpleCard
@@ -331,4 +332,5 @@ class ApologyExceptionHandler(AbstractExceptionHandler):
         except Exception:  # content is validated at start-up; this is the last line of defence
             content = content_module.load(self.runner.default_locale)
         reply = Reply((Said("Apology"),), Question.NONE)
+        handler_input.response_builder = ResponseFactory()  # drop what the failed handler built
         return respond(handler_input, render(reply, content))

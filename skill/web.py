@@ -16,7 +16,7 @@ from pathlib import Path
 from ask_sdk_core.exceptions import SerializationException
 from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
-from skill.builder import TrustGuide, build_skill
+from skill.builder import EMPTY_RESPONSE, NewRequestType, TrustGuide, build_skill
 from skill.config import ConfigError, Settings
 from skill.verification import RequestVerifier, VerificationError
 
@@ -54,6 +54,8 @@ def create_app(
                 return jsonify(error="the body is not a JSON request envelope"), 400
         try:
             envelope = skill.read_envelope(body)
+        except NewRequestType:
+            return jsonify(EMPTY_RESPONSE)  # a request type newer than ask-sdk-model
         except SerializationException:
             log.warning("rejected request: the body is not an Alexa request envelope")
             return jsonify(error="the body is not an Alexa request envelope"), 400

@@ -236,21 +236,7 @@ def test_many_devices_saving_at_once_exactly_one_wins(store: Store) -> None:
     assert store.adapter.get_attributes(request_envelope=envelope) == record(2, 2, device=winner)
 
 
-@pytest.mark.parametrize(
-    "store",
-    [
-        pytest.param(
-            "sqlite",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="sqlite.py: a rev-0 row (a file from before revisions) refuses the rev-1 "
-                "save (INSERT ... DO NOTHING), so the listener's place is never saved again",
-            ),
-        ),
-        "dynamodb",
-    ],
-    indirect=True,
-)
+@pytest.mark.parametrize("store", ["sqlite", "dynamodb"], indirect=True)
 def test_a_record_from_before_revisions_is_replaced_by_rev_1(store: Store) -> None:
     envelope = request_envelope(Listener(USER))
     old = {"schema": 1, "step": 2, "heard": [1, 2], "last_heard_at": None, "question": "NONE"}

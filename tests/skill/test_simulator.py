@@ -106,8 +106,8 @@ def test_number_words():
 def test_open_carries_a_session_and_stop_closes_it(simulator):
     turn = simulator.say("Alexa, open trust guide")
     assert turn.request_type == "LaunchRequest" and turn.session_open
-    assert turn.response["sessionAttributes"] == {}
     session = simulator.session_id
+    assert simulator.attributes == turn.response["sessionAttributes"], "carried to the next turn"
     turn = simulator.say("next")
     assert turn.intent == "AMAZON.NextIntent" and simulator.session_id == session
     assert turn.card is not None and turn.card[0].startswith("Step 1")
