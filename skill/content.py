@@ -41,7 +41,15 @@ class Content(NamedTuple):
     steps: tuple[Step, ...]
     phrases: dict[str, Any]
     filler: frozenset[str]  # words that never tell steps apart ("the", "one", "about")
-    pauses: Any = None  # the self-care pause catalog (skill.pauses.Catalog)
+    data_dir: Path = DATA_DIR
+
+    @property
+    def pauses(self) -> Any:
+        """The self-care pause catalog (skill.pauses.Catalog), loaded and validated on first use:
+        most requests never need it, and a Lambda cold start should not pay for it."""
+        from skill.pauses import load_catalog  # here: pauses.py builds on this module
+
+        return load_catalog(self.locale, self.data_dir)
 
     @property
     def total(self) -> int:
@@ -176,7 +184,6 @@ def load(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Content:
     if not isinstance(meta, dict):
         raise ContentError(f"{folder / 'steps.json'}: missing 'guide' object")
     _check_phrases(phrases, str(folder / "phrases.json"))
-    from skill.pauses import load_catalog  # here: pauses.py builds on this module
 
     return Content(
         locale=locale,
@@ -185,7 +192,7 @@ def load(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Content:
         closing=_text(meta.get("closing"), "guide.closing"),
         steps=_parse_steps(guide.get("steps"), str(folder / "steps.json")),
         phrases=phrases,
-        pauses=load_catalog(locale, data_dir),
+        data_dir=data_dir,
         filler=frozenset(
             normalise(" ".join(_texts(meta.get("filler_words"), "guide.filler_words"))).split()
         ),

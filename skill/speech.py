@@ -142,7 +142,8 @@ def _question(content: Content, reply: Reply) -> tuple[str, str]:
         key += "_AT_END"
     ask = content.phrases["ask"][key]
     fields = _fields(content, reply.ask_step, reply.ask_pause)
-    fields["kinds"] = content.phrases["format"]["or"].join(k.name for k in content.pauses.kinds)
+    if key == "PAUSE_KIND":
+        fields["kinds"] = content.phrases["format"]["or"].join(k.name for k in content.pauses.kinds)
     return escape(ask["prompt"].format(**fields)), escape(ask["reprompt"].format(**fields))
 
 
