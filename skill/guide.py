@@ -239,10 +239,11 @@ def _reask(progress: Progress, content: Content, said: Said) -> tuple[Progress, 
     question = progress.question
     if question is Question.OFFER_PAUSE:
         return _offer_pause(progress, content, (said,))
-    offers_next = question in (Question.NONE, Question.GO_ON, Question.RESUME)
-    if offers_next and (question is not Question.RESUME or progress.step >= content.total):
+    step = _next_step(progress, content.total)
+    needs_step = question in (Question.RESUME, Question.AFTER_PAUSE)
+    if question in (Question.NONE, Question.GO_ON) or (needs_step and step is None):
         return _ask_next(progress, content.total, said)  # (after the last step: start over)
-    return _asking(progress, Reply((said,), question, _next_step(progress, content.total)))
+    return _asking(progress, Reply((said,), question, step))
 
 
 def _read(

@@ -140,6 +140,8 @@ def _question(content: Content, reply: Reply) -> tuple[str, str]:
     key = reply.ask.value
     if key in ("WHICH_STEP", "OFFER_PAUSE") and reply.ask_step is None:
         key += "_AT_END"
+    elif key == "GO_ON" and reply.ask_step == 1:
+        key = "BEGIN"  # nothing heard yet: nothing to repeat
     ask = content.phrases["ask"][key]
     fields = _fields(content, reply.ask_step, reply.ask_pause)
     if key == "PAUSE_KIND":

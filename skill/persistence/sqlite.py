@@ -38,6 +38,35 @@ CREATE TABLE IF NOT EXISTS progress (
 """
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. The switch does not wait on the busy timeout (SQLite answers
+    "locked" at once while another process holds the file), so wait here, within the same bound."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise PersistenceException(f"opening progress store: {exc}") from exc
+            time.sleep(0.01)
+
+
+def _set_up(conn: sqlite3.Connection) -> None:
+    """Create the table, or add the revision column to a file from before revisions, in one
+    write transaction, so two processes opening a new file cannot both try."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(progress)")}
+        if "rev" not in columns:
+            conn.execute("ALTER TABLE progress ADD COLUMN rev INTEGER NOT NULL DEFAULT 0")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 class SqliteAdapter(AbstractPersistenceAdapter):
     """Persistent attributes in one SQLite file; one connection per thread, opened lazily."""
 
@@ -58,16 +87,11 @@ class SqliteAdapter(AbstractPersistenceAdapter):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             with self._ready_lock:
                 if not self._ready:
-                    conn.execute(_SCHEMA)
-                    columns = {row[1] for row in conn.execute("PRAGMA table_info(progress)")}
-                    if "rev" not in columns:  # a file from before revisions: add the column
-                        conn.execute(
-                            "ALTER TABLE progress ADD COLUMN rev INTEGER NOT NULL DEFAULT 0"
-                        )
+                    _set_up(conn)
                     self._ready = True
             self._local.conn = conn
         return conn
