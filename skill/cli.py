@@ -8,6 +8,7 @@ never a traceback.
 from __future__ import annotations
 
 import getpass
+import importlib
 import logging
 import sys
 import textwrap
@@ -133,6 +134,34 @@ def package(out, lambda_arn) -> None:
         f"{report.path}: {report.size / 1e6:.2f} MB, {report.files} files "
         f"(limit 10 MB; left out: {', '.join(report.left_out) or 'nothing'})"
     )
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands live in another package, imported only when the group is used:
+    `trust-guide audio` loads audio/ (pydub, gTTS) for the build, and nothing else does."""
+
+    def __init__(self, *args, commands_from: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands_from = commands_from
+
+    def _load(self) -> None:
+        if not self.commands:
+            module = importlib.import_module(self.commands_from)
+            for command in module.COMMANDS:
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, name)
+
+
+@main.group(cls=_LazyGroup, commands_from="audio.cli")
+def audio() -> None:
+    """The self-care pause audio: build it (gTTS, or espeak-ng offline)."""
 
 
 @main.group()
