@@ -93,7 +93,7 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("'", "")).strip()
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -105,16 +105,16 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _text(value: Any, where: str) -> str:
+def require_text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ContentError(f"{where}: expected non-empty text")
     return value.strip()
 
 
-def _texts(value: Any, where: str) -> tuple[str, ...]:
+def require_texts(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise ContentError(f"{where}: expected a non-empty list of text")
-    return tuple(_text(item, f"{where}[{i}]") for i, item in enumerate(value))
+    return tuple(require_text(item, f"{where}[{i}]") for i, item in enumerate(value))
 
 
 def _parse_steps(raw: Any, where: str) -> tuple[Step, ...]:
@@ -132,11 +132,11 @@ def _parse_steps(raw: Any, where: str) -> tuple[Step, ...]:
         steps.append(
             Step(
                 number=index,
-                id=_text(item.get("id"), f"{at}.id"),
-                title=_text(item.get("title"), f"{at}.title"),
-                topics=_texts(item.get("topics"), f"{at}.topics"),
-                spoken=_texts(item.get("spoken"), f"{at}.spoken"),
-                card=_text(item.get("card"), f"{at}.card"),
+                id=require_text(item.get("id"), f"{at}.id"),
+                title=require_text(item.get("title"), f"{at}.title"),
+                topics=require_texts(item.get("topics"), f"{at}.topics"),
+                spoken=require_texts(item.get("spoken"), f"{at}.spoken"),
+                card=require_text(item.get("card"), f"{at}.card"),
             )
         )
     _check_unique(steps, where)
@@ -166,7 +166,7 @@ def _check_phrases(phrases: dict[str, Any], where: str) -> None:
             if isinstance(value, dict):
                 texts = list(value.values())
             for text in texts:
-                _text(text, f"{where}.{group}.{key}")
+                require_text(text, f"{where}.{group}.{key}")
                 fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
                 if fields - known:
                     raise ContentError(
@@ -178,24 +178,22 @@ def _check_phrases(phrases: dict[str, Any], where: str) -> None:
 def load(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Content:
     """Load and validate one locale's content; cached, so it is read once per process."""
     folder = data_dir / locale
-    guide = _read(folder / "steps.json")
-    phrases = _read(folder / "phrases.json")
+    guide = read_json(folder / "steps.json")
+    phrases = read_json(folder / "phrases.json")
     meta = guide.get("guide")
     if not isinstance(meta, dict):
         raise ContentError(f"{folder / 'steps.json'}: missing 'guide' object")
     _check_phrases(phrases, str(folder / "phrases.json"))
-
+    filler = require_texts(meta.get("filler_words"), "guide.filler_words")
     return Content(
         locale=locale,
-        title=_text(meta.get("title"), "guide.title"),
-        intro=_text(meta.get("intro"), "guide.intro"),
-        closing=_text(meta.get("closing"), "guide.closing"),
+        title=require_text(meta.get("title"), "guide.title"),
+        intro=require_text(meta.get("intro"), "guide.intro"),
+        closing=require_text(meta.get("closing"), "guide.closing"),
         steps=_parse_steps(guide.get("steps"), str(folder / "steps.json")),
         phrases=phrases,
         data_dir=data_dir,
-        filler=frozenset(
-            normalise(" ".join(_texts(meta.get("filler_words"), "guide.filler_words"))).split()
-        ),
+        filler=frozenset(normalise(" ".join(filler)).split()),
     )
 
 

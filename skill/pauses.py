@@ -15,12 +15,19 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from skill.content import DATA_DIR, DEFAULT_LOCALE, ContentError, _read, _text, _texts, normalise
+from skill.content import (
+    DATA_DIR,
+    DEFAULT_LOCALE,
+    ContentError,
+    normalise,
+    read_json,
+    require_text,
+    require_texts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +52,12 @@ def estimate_ms(text: str) -> int:
     return 100 + 430 * words + 250 * pauses
 
 
-@dataclass(frozen=True)
-class Cue:
+class Cue(NamedTuple):
     at_ms: int  # from the start of the clip
     text: str
 
 
-@dataclass(frozen=True)
-class PauseScript:
+class PauseScript(NamedTuple):
     id: str  # "<kind>-<length_s>", also the clip id in the manifest
     kind: str
     length_s: int
@@ -60,15 +65,13 @@ class PauseScript:
     cues: tuple[Cue, ...]
 
 
-@dataclass(frozen=True)
-class PauseKind:
+class PauseKind(NamedTuple):
     id: str
     name: str  # spoken: "a one-minute breathing pause"
     synonyms: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     kinds: tuple[PauseKind, ...]
     scripts: tuple[PauseScript, ...]
     lengths_s: tuple[int, ...]  # ascending
@@ -159,7 +162,7 @@ def _expand(entries: Any, where: str, offset_ms: int = 0, nested: bool = False) 
             for n in range(times):
                 cues += _expand(entry.get("cues"), f"{at}.cues", start + n * every, nested=True)
             continue
-        text = _text(entry.get("text"), f"{at}.text")
+        text = require_text(entry.get("text"), f"{at}.text")
         if "pace" in entry:
             step = _seconds(entry.get("pace"), f"{at}.pace")
             parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -194,11 +197,11 @@ def _check_timing(cues: list[Cue], length_s: int, where: str) -> None:
 def _parse_kind(raw: Any, lengths: tuple[int, ...], where: str) -> tuple[PauseKind, list[Any]]:
     if not isinstance(raw, dict):
         raise ContentError(f"{where}: expected an object")
-    kind_id = _text(raw.get("id"), f"{where}.id")
+    kind_id = require_text(raw.get("id"), f"{where}.id")
     if not _ID.match(kind_id):
         raise ContentError(f"{where}.id: {kind_id!r} is not lower-case letters, digits and -")
-    synonyms = _texts(raw.get("synonyms"), f"{where}.synonyms")
-    kind = PauseKind(kind_id, _text(raw.get("name"), f"{where}.name"), synonyms)
+    synonyms = require_texts(raw.get("synonyms"), f"{where}.synonyms")
+    kind = PauseKind(kind_id, require_text(raw.get("name"), f"{where}.name"), synonyms)
     scripts = []
     for i, item in enumerate(_list(raw.get("scripts"), f"{where}.scripts")):
         at = f"{where}.scripts[{i}]"
@@ -207,7 +210,7 @@ def _parse_kind(raw: Any, lengths: tuple[int, ...], where: str) -> tuple[PauseKi
         length = item["length_s"]
         cues = _expand(item.get("cues"), f"{at}.cues")
         _check_timing(cues, length, f"{at} ({kind_id}, {length} s)")
-        title = _text(item.get("title"), f"{at}.title")
+        title = require_text(item.get("title"), f"{at}.title")
         scripts.append(PauseScript(f"{kind_id}-{length}", kind_id, length, title, tuple(cues)))
     if sorted(s.length_s for s in scripts) != list(lengths):
         found = sorted(s.length_s for s in scripts)
@@ -229,7 +232,7 @@ def _check_names(kinds: list[PauseKind], where: str) -> None:
 def load_catalog(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Catalog:
     """Load and validate one locale's pause catalog; cached, so it is read once per process."""
     path = data_dir / locale / "pauses.json"
-    data = _read(path)  # as content.load reads: missing, not JSON, not an object: ContentError
+    data = read_json(path)  # as content.load reads: missing, not JSON, not an object: ContentError
     if data.get("version") != 1:
         raise ContentError(f"{path}: expected version 1")
     lengths = tuple(sorted(_list(data.get("lengths_s"), f"{path}.lengths_s")))
@@ -257,8 +260,7 @@ def load_catalog(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Cat
 # --- the audio build's manifest --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Clip:
+class Clip(NamedTuple):
     id: str  # the script id, "<kind>-<length_s>"
     kind: str
     length_s: int
@@ -270,8 +272,7 @@ class Clip:
     lufs: float | None = None  # integrated loudness as measured in the MP3
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     clips: dict[str, Clip]
 
     def clip(self, kind: str, length_s: int) -> Clip | None:
@@ -280,7 +281,7 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         """What the audio build writes: the same shape `load_manifest` reads."""
         ordered = sorted(self.clips.values(), key=lambda c: c.id)
-        return {"version": MANIFEST_VERSION, "clips": [asdict(c) for c in ordered]}
+        return {"version": MANIFEST_VERSION, "clips": [c._asdict() for c in ordered]}
 
     @classmethod
     def load(cls, path: Path | str) -> Manifest | None:
