@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 import textwrap
+from pathlib import Path
 
 import click
 
@@ -41,13 +42,20 @@ def main() -> None:
 @click.option("--store", default=None, help="Where progress lives (default: TRUST_GUIDE_STORE).")
 @click.option("--locale", default="en-US", show_default=True)
 @click.option("--raw", is_flag=True, help="Print each response's JSON as well.")
-def chat(script, user, person, store, locale, raw) -> None:
+@click.option(
+    "--play", is_flag=True, help="Play pause audio from the audio build, if a player exists."
+)
+@click.option("--player", default=None, help="The player command (default: ffplay, mpg123 or mpv).")
+def chat(script, user, person, store, locale, raw, play, player) -> None:
     """Talk to the skill as to a speaker. Say "open trust guide" to begin, "exit" to leave."""
     from skill.builder import build_skill
     from skill.envelopes import Listener
     from skill.simulator import Simulator, script_lines
 
     settings = _settings(store)
+    audio = _Audio(settings, play, player) if play else None
+    if audio is not None:
+        settings = audio.settings
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     skill = build_skill(settings._replace(log_level="WARNING"))
     local = getpass.getuser()
@@ -63,12 +71,12 @@ def chat(script, user, person, store, locale, raw) -> None:
         click.secho(
             'Say "open trust guide" to begin, "exit" to leave; an empty line is silence.', dim=True
         )
-        _interactive(simulator, raw)
+        _interactive(simulator, raw, audio)
     else:
         for line in script_lines(script):
             click.echo(f"you> {line}")
-            _show(simulator.say(line), raw)
-    _show(simulator.end(), raw)
+            _show(simulator.say(line), raw, audio)
+    _show(simulator.end(), raw, audio)
 
 
 @main.command()
@@ -190,26 +198,76 @@ def store_create(table) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-def _interactive(simulator, raw: bool) -> None:
+class _Audio:
+    """chat --play: the skill is told its audio is hosted; the terminal plays the built files."""
+
+    def __init__(self, settings: Settings, play: bool, player: str | None) -> None:
+        from skill.pauses import DEFAULT_OUT, MANIFEST_NAME, load_manifest
+        from skill.player import LOCAL_AUDIO_BASE, find_player
+
+        manifest_path = Path(settings.audio_manifest or DEFAULT_OUT / MANIFEST_NAME)
+        self.out_dir = manifest_path.parent
+        self.manifest = load_manifest(manifest_path)
+        self.player = find_player(player)
+        if self.manifest is None:
+            click.secho(
+                f"No pause audio at {manifest_path} (run: trust-guide audio build); "
+                "pauses use Alexa's voice.",
+                dim=True,
+            )
+        self.settings = settings._replace(
+            audio_base_url=LOCAL_AUDIO_BASE, audio_manifest=str(manifest_path)
+        )
+
+    def play_all(self, sources: tuple[str, ...]) -> None:
+        from skill.player import local_file, play
+
+        for src in sources:
+            path = local_file(src, self.out_dir)
+            clip = next(
+                (c for c in self.manifest.clips.values() if path and c.file == path.name), None
+            )
+            seconds = clip.duration_ms / 1000 if clip else 0
+            name = path.name if path else src
+            if path is None or self.player is None:
+                reason = "no player found" if path else "file not found"
+                click.secho(
+                    f"  [pause audio] {name}, {seconds:.0f} s: would play now ({reason})",
+                    fg="magenta",
+                )
+                continue
+            click.secho(f"  [playing {name}, {seconds:.0f} s]", fg="magenta")
+            if not play(self.player, path, timeout_s=seconds + 10):
+                click.secho(f"  [{self.player[0]} could not play it]", fg="magenta")
+
+
+def _interactive(simulator, raw: bool, audio: _Audio | None) -> None:
     while True:
         try:
             line = input("you> ")
         except (EOFError, KeyboardInterrupt):
             click.echo()
             return
-        _show(simulator.say(line), raw)
+        _show(simulator.say(line), raw, audio)
 
 
-def _show(turn, raw: bool) -> None:
+def _show(turn, raw: bool, audio: _Audio | None = None) -> None:
     if turn is None:
         return
     width = 96
     if turn.note:
         click.secho(f"  {turn.note}", dim=True)
-    if turn.speech:
-        click.echo(
-            textwrap.fill(turn.speech, width, initial_indent="alexa> ", subsequent_indent="       ")
-        )
+    first = True
+    for kind, value in turn.parts:  # speech and audio in the order Alexa plays them
+        if kind == "audio":
+            if audio is not None:
+                audio.play_all((value,))
+            else:
+                click.secho(f"  [pause audio: {value}]", fg="magenta")
+            continue
+        lead = "alexa> " if first else "       "
+        click.echo(textwrap.fill(value, width, initial_indent=lead, subsequent_indent="       "))
+        first = False
     if turn.card:
         title, text = turn.card
         click.secho(f"  [card] {title}", fg="cyan")

@@ -10,6 +10,7 @@ AMAZON.FallbackIntent, as on a device.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from skill.speech import to_text
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "interaction_model"
 _SLOT = re.compile(r"\{(\w+)\}")
+_AUDIO = re.compile(r'<audio src="([^"]+)"\s*/>')
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ class Turn:
     card: tuple[str, str] | None = None
     session_open: bool = False
     note: str = ""  # what the simulator itself says (not the skill)
+    audio: tuple[str, ...] = ()  # the <audio src> URLs the speech plays, in order
+    parts: tuple[tuple[str, str], ...] = ()  # ("say", text) and ("audio", src), as played
     response: dict[str, Any] = field(default_factory=dict)
 
 
@@ -312,7 +316,16 @@ class Simulator:
         if reprompt:
             self.last_reprompt = reprompt
         card = body.get("card")
+        ssml = body.get("outputSpeech", {}).get("ssml", "")
+        pieces = _AUDIO.split(ssml)  # text, src, text, src, ..., text
+        parts = tuple(
+            ("audio", html.unescape(piece)) if i % 2 else ("say", to_text(piece))
+            for i, piece in enumerate(pieces)
+            if i % 2 or to_text(piece)
+        )
         return Turn(
+            parts=parts,
+            audio=tuple(src for kind, src in parts if kind == "audio"),
             heard=text,
             request_type=request["type"],
             intent=request.get("intent", {}).get("name"),
