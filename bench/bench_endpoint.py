@@ -23,12 +23,14 @@ Target (issue 4): verification costs at most 20% of throughput. `--check` exits 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import logging
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -313,6 +315,59 @@ def warm_latency(store_url: str, requests: int = 2000) -> list[float]:
     return times
 
 
+@contextlib.contextmanager
+def local_dynamodb(folder: Path):
+    """A DynamoDB-compatible server (moto's server mode) on loopback for the warm-latency row;
+    yields the store URL of a fresh table, with boto3 pointed at the server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (folder / "moto.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_DEFAULT_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        )
+    }
+    os.environ.update(
+        AWS_ENDPOINT_URL_DYNAMODB=f"http://127.0.0.1:{port}",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the local DynamoDB server did not start") from None
+                time.sleep(0.1)
+        from skill.persistence.dynamodb import create_table
+
+        create_table("trust-guide-bench")
+        yield "dynamodb://trust-guide-bench"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
@@ -388,6 +443,8 @@ def main() -> int:
                 )
             return 1
         warm = warm_latency(f"sqlite:///{tmp}/warm.db", args.warm)
+        with local_dynamodb(Path(tmp)) as store:
+            warm_dynamo = warm_latency(store, args.warm // 4)
     verifier_alone = verify_cost()
 
     verified, unverified = rows["verified"], rows["unverified"]
@@ -424,9 +481,14 @@ def main() -> int:
     print()
     print("warm in-process request: NextIntent through build_skill's skill, progress read+write")
     print(f"{'store':<22}{'median ms':>11}{'p99 ms':>9}{'requests':>10}")
+    for label, times in (("sqlite (WAL)", warm), ("dynamodb (local moto)", warm_dynamo)):
+        print(
+            f"{label:<22}{statistics.median(times) * 1e3:>11.3f}{p99(times) * 1e3:>9.3f}"
+            f"{len(times):>10}"
+        )
     print(
-        f"{'sqlite (WAL)':<22}{statistics.median(warm) * 1e3:>11.3f}{p99(warm) * 1e3:>9.3f}"
-        f"{len(warm):>10}"
+        f"dynamodb/sqlite median: {statistics.median(warm_dynamo) / statistics.median(warm):.1f}x "
+        "(two HTTP round trips to a local server per request: a read and a conditional write)"
     )
     return 1 if args.check and cost > TARGET_COST else 0
 
