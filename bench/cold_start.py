@@ -3,10 +3,15 @@
 Usage: python bench/cold_start.py trust|hello STORE_DIR  (run by bench_skill.py, timed from outside)
 """
 
+# The Lambda Python runtime (awslambdaric's bootstrap) has these loaded before it imports a
+# handler, so neither skill pays for them on a real cold start; importing them here, for both,
+# keeps the comparison about the skills themselves.
 import importlib.util
 import json
+import logging  # noqa: F401
 import os
 import sys
+import traceback  # noqa: F401
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,6 @@ from skill.handlers import (
     UnknownIntentHandler,
 )
 from skill.interceptors import ProgressSaveInterceptor, ProgressStore, RequestStartInterceptor
-from skill.pauses import DEFAULT_OUT, MANIFEST_NAME, load_manifest
 from skill.persistence import build_adapter
 from skill.speech import AudioHost
 
@@ -96,6 +95,8 @@ def audio_host(settings: Settings) -> AudioHost | None:
     """Hosted pause audio, when a base URL is set and the build's manifest can be read."""
     if not settings.audio_base_url:
         return None
+    from skill.pauses import DEFAULT_OUT, MANIFEST_NAME, load_manifest
+
     manifest = load_manifest(settings.audio_manifest or DEFAULT_OUT / MANIFEST_NAME)
     return AudioHost(settings.audio_base_url, manifest) if manifest is not None else None
 

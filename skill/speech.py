@@ -8,11 +8,13 @@ every piece of text is XML-escaped, so the SSML is well-formed by construction. 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from skill.content import Content
 from skill.guide import Reply, Said
-from skill.pauses import Manifest, PauseScript, estimate_ms
+
+if TYPE_CHECKING:  # pauses load on first use: most responses have none (cold start)
+    from skill.pauses import Manifest, PauseScript
 
 MAX_SPEECH_CHARS = 8000  # Alexa: outputSpeech.ssml, including the <speak> tags
 MAX_BREAK_MS = 10_000  # Alexa: a single <break> may be at most 10 seconds
@@ -88,6 +90,8 @@ def _silence(ms: int) -> list[str]:
 def _pause(content: Content, pause: str, audio: AudioHost | None) -> tuple[str, int]:
     """A pause as SSML, and how long it plays: the hosted clip, else the same script spoken by
     Alexa's voice, each cue followed by a break that fills the time to the next one."""
+    from skill.pauses import estimate_ms
+
     script = _script(content, pause)
     hosted = audio.clip_url(script) if audio is not None else None
     if hosted is not None:
