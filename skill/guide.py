@@ -1,6 +1,6 @@
 """The guide core: what the skill does with each thing a listener says.
 
-Owns: the commands (in the listener's words: Next, GoTo, StartOver…), what the skill says back
+Owns: what each command (skill/commands.py, in the listener's words) does, what the skill says back
 (`Reply`, a list of named things said plus the question it closes with), and
 `advance(progress, command, content, now) -> (Progress, Reply)`. Pure Python: no SDK types, no
 I/O, no clock of its own (`now` is passed in), so every rule here is testable in milliseconds.
@@ -11,122 +11,26 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from skill.commands import (  # re-exported: guide.Next() reads as the listener's words
+    Command,
+    Fallback,
+    GoTo,
+    Help,
+    Launch,
+    ListSteps,
+    Next,
+    No,
+    Pause,
+    Previous,
+    Repeat,
+    SessionEnd,
+    StartOver,
+    Stop,
+    WhereAmI,
+    Yes,
+)
 from skill.content import Content
 from skill.progress import Progress, Question
-
-# --- commands: what the listener asked for -----------------------------------------------------
-# Commands, Said and Reply are light immutable values rather than dataclasses: a frozen dataclass
-# costs about 0.5 ms to create at import, and the Lambda's cold start pays for every one
-# (measured with `python -X importtime`; see bench/bench_skill.py).
-
-
-class Command:
-    """A guide command: an immutable value, equal to another of the same type and fields."""
-
-    __slots__: tuple[str, ...] = ()
-
-    def __init__(self, *values: object, **named: object) -> None:
-        fields = dict(zip(self.__slots__, values, strict=False)) | named
-        for name in self.__slots__:
-            object.__setattr__(self, name, fields.pop(name, None))
-        if fields:
-            raise TypeError(f"{type(self).__name__} has no field {next(iter(fields))!r}")
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def _fields(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._fields() == self._fields()
-
-    def __hash__(self) -> int:
-        return hash((type(self), self._fields()))
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
-        return f"{type(self).__name__}({shown})"
-
-
-class Launch(Command):
-    """The skill was opened ("Alexa, open trust guide")."""
-
-    __slots__ = ()
-
-
-class Next(Command):
-    __slots__ = ()
-
-
-class Previous(Command):
-    __slots__ = ()
-
-
-class Repeat(Command):
-    __slots__ = ()
-
-
-class StartOver(Command):
-    __slots__ = ()
-
-
-class GoTo(Command):
-    """Go to a step by number or by name. `number` is the raw AMAZON.NUMBER value ("5", "42",
-    "?" when Alexa did not catch it); `topic_id` is an entity-resolution match, `topic` the raw
-    words when there was none."""
-
-    __slots__ = ("number", "topic_id", "topic")
-    number: str | None
-    topic_id: str | None
-    topic: str | None
-
-
-class ListSteps(Command):
-    __slots__ = ()
-
-
-class WhereAmI(Command):
-    __slots__ = ()
-
-
-class Yes(Command):
-    __slots__ = ()
-
-
-class No(Command):
-    __slots__ = ()
-
-
-class Help(Command):
-    __slots__ = ()
-
-
-class Stop(Command):
-    __slots__ = ()
-
-
-class Fallback(Command):
-    """Something the skill did not understand."""
-
-    __slots__ = ()
-
-
-class Pause(Command):
-    """A guided self-care pause. `kind_id`: an entity-resolution match; `kind`: the raw words;
-    `length`: the raw AMAZON.DURATION value (ISO 8601, "PT2M")."""
-
-    __slots__ = ("kind_id", "kind", "length")
-    kind_id: str | None
-    kind: str | None
-    length: str | None
-
-
-class SessionEnd(Command):
-    """Alexa closed the session; nothing may be said."""
-
-    __slots__ = ()
-
 
 # --- what the skill says: named pieces, phrased by the speech module --------------------------
 

@@ -39,7 +39,9 @@ class AudioHost(NamedTuple):
 
     def clip_url(self, script: PauseScript) -> tuple[str, int] | None:
         clip = self.manifest.clips.get(script.id)
-        return (f"{self.base_url}/{clip.file}", clip.duration_ms) if clip is not None else None
+        if clip is None or not 0 < clip.duration_ms <= MAX_AUDIO_MS:
+            return None  # not built, or too long for Alexa: the script is spoken instead
+        return f"{self.base_url}/{clip.file}", clip.duration_ms
 
 
 class Speech(NamedTuple):

@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SKILL = ROOT / "skill"
 CORE = [
+    "skill.commands",
     "skill.content",
     "skill.progress",
     "skill.guide",
@@ -25,6 +26,7 @@ HEAVY = ("ask_sdk", "flask", "boto3", "botocore", "pydub", "gtts")
 NEVER_IN_SKILL = {"audio", "gtts", "pydub"}
 CORE_MAY_IMPORT = {
     "skill",
+    "skill.commands",
     "skill.content",
     "skill.progress",
     "skill.guide",
