@@ -88,10 +88,9 @@ def advance(
             if progress.step == 0:
                 return _ask_next(progress, total, Said("NotStartedYet"))
             return _read(progress, progress.step, content, now)
-        case StartOver():
-            return _read(
-                progress._replace(heard=frozenset()), 1, content, now, Said("StartingOver")
-            )
+        case StartOver():  # a new pass from step 1; the steps heard stay heard (they are history,
+            # and history merges across devices: see Progress.merged_with)
+            return _read(progress, 1, content, now, Said("StartingOver"))
         case GoTo():
             return _go_to(progress, command, content, now)
         case ListSteps():
@@ -159,7 +158,6 @@ def _read(
     if number == content.total:  # step 8, Practice Self-Care, is a pause's natural home
         return _offer_pause(progress, content, (*said, Said("GuideClosing")), card_step=number)
     if progress.visit.in_a_row >= PAUSE_AFTER_IN_A_ROW and not progress.visit.offered:
-        progress = progress._replace(visit=progress.visit._replace(offered=True))
         return _offer_pause(progress, content, said, card_step=number)
     return _asking(progress, Reply(said, Question.GO_ON, number + 1, card_step=number))
 
@@ -277,7 +275,9 @@ def _preferred_pause(progress: Progress, content: Content) -> tuple[str, int]:
 def _offer_pause(
     progress: Progress, content: Content, said: tuple[Said, ...], card_step: int | None = None
 ) -> tuple[Progress, Reply]:
-    """Offer a pause after what was said; the step asked for is never replaced, only followed."""
+    """Offer a pause after what was said; the step asked for is never replaced, only followed.
+    Any offer counts as the session's one: a listener who just said no is not asked again soon."""
+    progress = progress._replace(visit=progress.visit._replace(offered=True))
     kind, length = _preferred_pause(progress, content)
     pause = content.pauses.script(kind, length).id
     step = _next_step(progress, content.total)

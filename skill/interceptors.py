@@ -74,9 +74,9 @@ class ProgressStore:
     def load(self, handler_input: HandlerInput) -> Progress:
         """The listener's progress, read on first use in this request (later uses are free).
 
-        If the store cannot be read, the session's own copy of the listener's place carries the
-        conversation on; if an earlier request of the session could not save, that copy is
-        merged into what the store holds.
+        Within a session, the conversation goes on from the session's own copy of the place (so
+        "yes" answers the question this device asked), with every step heard elsewhere added from
+        the store. If the store cannot be read, that copy carries the conversation alone.
         """
         state = request_state(handler_input)
         if state.progress is not None:
@@ -91,56 +91,59 @@ class ProgressStore:
             state.rev, state.outcome, state.store_error = None, "unavailable", "load"
         session = handler_input.attributes_manager.session_attributes
         place = session.get(PLACE)
-        known = from_record(place, self.total_steps).progress if place else None
-        if state.loaded is None:
-            progress = known or Progress()
-        elif known is not None and session.get(UNSAVED):
-            progress = known.merged_with(state.loaded)
+        own = from_record(place, self.total_steps).progress if place else None
+        if own is None:
+            progress = state.loaded or Progress()
+        elif state.loaded is None:
+            progress = own
         else:
-            progress = state.loaded
+            progress = own._replace(heard=own.heard | state.loaded.heard)
         state.progress = progress._replace(visit=Visit.from_session(session.get(VISIT)))
         return state.progress
 
     def save(self, handler_input: HandlerInput, state: RequestState) -> bool:
-        """Save if changed. Returns whether a write happened; a failed one is retried next turn."""
+        """Save if the listener's record changed; a failed save is tried again next turn.
+
+        What is stored is this session's progress merged with the stored record (every step heard
+        kept, the most recently heard place): another device's newer place is not overwritten.
+        """
         session = handler_input.attributes_manager.session_attributes
         progress = state.progress
         if progress is None:
             return False
         if progress.visit != Visit() or VISIT in session:
             session[VISIT] = progress.visit.to_session()
-        loaded = state.loaded.stored_part() if state.loaded is not None else None
-        if progress.stored_part() == loaded and not session.get(UNSAVED):
-            session[PLACE] = progress.to_record()
-            return False
-        saved = state.rev is not None and self._write(handler_input, state)
+        session[PLACE] = progress.to_record()
+        if state.loaded is not None:
+            record = progress.merged_with(state.loaded).stored_part()
+            if record == state.loaded.stored_part() and not session.get(UNSAVED):
+                return False
+        saved = state.rev is not None and self._write(handler_input, state, progress)
         if saved:
             session.pop(UNSAVED, None)
         else:
             state.store_error = state.store_error or "save"
             session[UNSAVED] = True
-        session[PLACE] = state.progress.to_record()
         return saved
 
-    def _write(self, handler_input: HandlerInput, state: RequestState) -> bool:
+    def _write(self, handler_input: HandlerInput, state: RequestState, progress: Progress) -> bool:
         """The conditional write; on a conflict, re-read, merge and try again."""
         envelope = handler_input.request_envelope
-        progress, rev = state.progress, state.rev or 0
+        stored, rev = state.loaded or Progress(), state.rev or 0
         for _ in range(SAVE_ATTEMPTS):
+            record = progress.merged_with(stored).to_record()
             try:
                 self.adapter.save_attributes(
-                    request_envelope=envelope,
-                    attributes={**progress.to_record(), REVISION: rev + 1},
+                    request_envelope=envelope, attributes={**record, REVISION: rev + 1}
                 )
                 return True
             except StaleWriteError:
                 try:
-                    record, rev = _split(self.adapter.get_attributes(request_envelope=envelope))
+                    latest, rev = _split(self.adapter.get_attributes(request_envelope=envelope))
                 except PersistenceException as exc:
                     log.warning("progress not re-read after a conflict: %s", exc)
                     return False
-                progress = progress.merged_with(from_record(record, self.total_steps).progress)
-                state.progress = progress
+                stored = from_record(latest, self.total_steps).progress
             except PersistenceException as exc:
                 log.warning("progress not saved: %s", exc)
                 return False

@@ -89,7 +89,7 @@ def test_next_after_step_eight_completes_then_yes_starts_over(conversation) -> N
     talk.yes()
     assert talk.said.startswith("Okay, let's begin again. Step 1: Educate Yourself.")
     talk.where_am_i()
-    assert "So far you've heard 1 of the 8 steps." in talk.said, "starting over forgets"
+    assert "You're on step 1 of 8" in talk.said, "starting over moves the place to step 1"
 
 
 def test_a_finished_listener_is_welcomed_back_with_an_offer_to_start_over(conversation) -> None:
@@ -210,13 +210,14 @@ def test_list_then_a_number_reads_that_step(conversation) -> None:
     assert conversation.said.startswith("Step 7: Seek Professional Help.")
 
 
-def test_start_over_midway_reads_step_one_and_forgets(conversation) -> None:
+def test_start_over_midway_reads_step_one_and_keeps_what_was_heard(conversation) -> None:
     talk = conversation
     talk.go_to(number="6")
     talk.start_over()
     assert talk.said.startswith("Okay, let's begin again. Step 1: Educate Yourself.")
     talk.where_am_i()
-    assert "So far you've heard 1 of the 8 steps." in talk.said
+    assert "You're on step 1 of 8, Educate Yourself." in talk.said
+    assert "So far you've heard 2 of the 8 steps." in talk.said, "steps 6 and 1"
 
 
 def test_one_shot_intent_in_a_new_session_without_launch(conversation) -> None:
