@@ -4,8 +4,6 @@ Owns: every TRUST_GUIDE_* variable, its default and its validation. Nothing else
 os.environ. Standard library only.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,7 +58,7 @@ class Settings(NamedTuple):
     verify: bool = True  # verify Alexa's signature on web requests; off only for local development
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         base = env.get("TRUST_GUIDE_AUDIO_BASE_URL") or None
         if base and urlsplit(base).scheme != "https":

@@ -5,8 +5,6 @@ Owns: reading `skill/data/<locale>/*.json` once, validating it, and answering co
 data files. Content is data, never Python constants, so a new locale is a new folder.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import string

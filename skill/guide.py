@@ -6,8 +6,6 @@ Owns: what each command (skill/commands.py, in the listener's words) does, what 
 I/O, no clock of its own (`now` is passed in), so every rule here is testable in milliseconds.
 """
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 
@@ -251,12 +249,12 @@ def _no(progress: Progress, content: Content, now: str) -> tuple[Progress, Reply
 # --- self-care pauses ---------------------------------------------------------------------------
 
 PAUSE_AFTER_IN_A_ROW = 3  # offer a pause once a session, after three steps heard in a row
-_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_DURATION = r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"  # compiled on use
 
 
 def duration_seconds(value: str) -> float | None:
     """AMAZON.DURATION (ISO 8601: "PT2M", "PT90S", "PT1H") in seconds; None if unreadable."""
-    found = _DURATION.match(value.strip().upper())
+    found = re.match(_DURATION, value.strip().upper())  # re caches the compiled pattern
     if not found or not any(found.groups()):
         return None
     days, hours, minutes, seconds = (float(part or 0) for part in found.groups())

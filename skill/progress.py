@@ -6,8 +6,6 @@ of old records and the reset of corrupt ones. Persistence adapters store plain d
 module turns them into Progress. Standard library only.
 """
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Callable
 from enum import Enum
@@ -43,7 +41,7 @@ class Visit(NamedTuple):
     offered: bool = False
 
     @classmethod
-    def from_session(cls, value: Any) -> Visit:
+    def from_session(cls, value: Any) -> "Visit":
         if not isinstance(value, dict):
             return cls()
         in_a_row = value.get("in_a_row", 0)
@@ -71,20 +69,20 @@ class Progress(NamedTuple):
     def started(self) -> bool:
         return self.step > 0 or bool(self.heard)
 
-    def heard_step(self, number: int, now: str) -> Progress:
+    def heard_step(self, number: int, now: str) -> "Progress":
         visit = self.visit._replace(in_a_row=self.visit.in_a_row + 1)
         return self._replace(
             step=number, heard=self.heard | {number}, last_heard_at=now, visit=visit
         )
 
-    def stored_part(self) -> Progress:
+    def stored_part(self) -> "Progress":
         """This progress without its session-only part: what decides whether to save."""
         return self._replace(visit=Visit())
 
-    def asking(self, question: Question) -> Progress:
+    def asking(self, question: Question) -> "Progress":
         return self._replace(question=question)
 
-    def merged_with(self, other: Progress) -> Progress:
+    def merged_with(self, other: "Progress") -> "Progress":
         """This progress after another device saved `other` meanwhile: nothing heard is lost.
 
         Steps heard are the union; the place (step, when) is the most recently heard one, ours
@@ -139,7 +137,7 @@ def _as_int(value: Any) -> int:
     return number
 
 
-def from_record(record: Any, total_steps: int) -> Loaded:
+def from_record(record: Any, total_steps: int) -> "Loaded":
     """Turn a stored dict into Progress. Never raises: a bad record is migrated or reset."""
     if record is None or record == {}:
         return Loaded(Progress(), "new")

@@ -5,8 +5,6 @@ at most 8,000 characters; a `<break>` at most 10 s). Phrases come from the local
 every piece of text is XML-escaped, so the SSML is well-formed by construction. No SDK imports.
 """
 
-from __future__ import annotations
-
 import re
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -35,9 +33,9 @@ class AudioHost(NamedTuple):
     """Where the pause clips are hosted (an https base URL) and what the build made (manifest)."""
 
     base_url: str
-    manifest: Manifest
+    manifest: "Manifest"
 
-    def clip_url(self, script: PauseScript) -> tuple[str, int] | None:
+    def clip_url(self, script: "PauseScript") -> tuple[str, int] | None:
         clip = self.manifest.clips.get(script.id)
         if clip is None or not 0 < clip.duration_ms <= MAX_AUDIO_MS:
             return None  # not built, or too long for Alexa: the script is spoken instead
@@ -79,7 +77,7 @@ def _fields(content: Content, step: int | None, pause: str | None = None) -> dic
     return fields
 
 
-def _script(content: Content, pause: str) -> PauseScript:
+def _script(content: Content, pause: str) -> "PauseScript":
     return next(s for s in content.pauses.scripts if s.id == pause)
 
 
@@ -193,14 +191,14 @@ def check(ssml: str) -> None:
         raise SpeechLimitError(f"speech of {len(ssml)} characters is over Alexa's 8,000")
 
 
-_TAG = re.compile(r"<[^>]+>")
-_BREAK = re.compile(r"<break[^>]*/>")
+_TAG = r"<[^>]+>"  # compiled on first use (re caches it): only the terminal and logs need these
+_BREAK = r"<break[^>]*/>"
 
 
 def to_text(ssml: str) -> str:
     """Plain text of SSML, as a listener would hear it (for the terminal and logs)."""
-    text = _BREAK.sub(" ", ssml)
+    text = re.sub(_BREAK, " ", ssml)
     text = re.sub(r"</(p|s)>", " ", text)
-    text = _TAG.sub("", text)
+    text = re.sub(_TAG, "", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return re.sub(r"\s+", " ", text).strip()
