@@ -42,14 +42,6 @@ class Content(NamedTuple):
     data_dir: Path = DATA_DIR
 
     @property
-    def pauses(self) -> Any:
-        """The self-care pause catalog (skill.pauses.Catalog), loaded and validated on first use:
-        most requests never need it, and a Lambda cold start should not pay for it."""
-        from skill.pauses import load_catalog  # here: pauses.py builds on this module
-
-        return load_catalog(self.locale, self.data_dir)
-
-    @property
     def total(self) -> int:
         return len(self.steps)
 

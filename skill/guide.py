@@ -28,6 +28,7 @@ from skill.commands import (  # re-exported: guide.Next() reads as the listener'
     Yes,
 )
 from skill.content import Content
+from skill.pauses import catalog_for
 from skill.progress import Progress, Question
 
 # --- what the skill says: named pieces, phrased by the speech module --------------------------
@@ -227,7 +228,7 @@ def _yes(progress: Progress, content: Content, now: str) -> tuple[Progress, Repl
         case Question.AFTER_PAUSE:
             return _next(progress, content, now)
         case Question.PAUSE_KIND:
-            catalog = content.pauses
+            catalog = catalog_for(content)
             return _play(progress, content, catalog.kinds[0].id, catalog.lengths_s[0])
     return _ask_next(progress, content.total, Said("NothingToConfirm"))
 
@@ -263,7 +264,7 @@ def duration_seconds(value: str) -> float | None:
 
 def _preferred_pause(progress: Progress, content: Content) -> tuple[str, int]:
     """The pause to offer: the listener's last one, else the catalog's first kind and length."""
-    catalog = content.pauses
+    catalog = catalog_for(content)
     kinds = {kind.id for kind in catalog.kinds}
     kind = progress.pause_kind if progress.pause_kind in kinds else catalog.kinds[0].id
     length = progress.pause_length_s
@@ -277,14 +278,14 @@ def _offer_pause(
     Any offer counts as the session's one: a listener who just said no is not asked again soon."""
     progress = progress._replace(visit=progress.visit._replace(offered=True))
     kind, length = _preferred_pause(progress, content)
-    pause = content.pauses.script(kind, length).id
+    pause = catalog_for(content).script(kind, length).id
     step = _next_step(progress, content.total)
     reply = Reply(said, Question.OFFER_PAUSE, step, card_step=card_step, ask_pause=pause)
     return _asking(progress, reply)
 
 
 def _pause(progress: Progress, command: Pause, content: Content) -> tuple[Progress, Reply]:
-    catalog = content.pauses
+    catalog = catalog_for(content)
     kind = None
     if command.kind_id:
         kind = next((k for k in catalog.kinds if k.id == command.kind_id), None)
@@ -311,7 +312,7 @@ def _play(
     progress: Progress, content: Content, kind: str, length: int, *before: Said
 ) -> tuple[Progress, Reply]:
     """Play a pause, then bring the listener back to their place, which is kept."""
-    pause = content.pauses.script(kind, length).id
+    pause = catalog_for(content).script(kind, length).id
     visit = progress.visit._replace(in_a_row=0)
     progress = progress._replace(pause_kind=kind, pause_length_s=length, visit=visit)
     said = (*before, Said("PauseIntro", value=pause), Said("Pause", value=pause))

@@ -10,8 +10,6 @@ Catalog times are seconds in the JSON and milliseconds here (`Cue.at_ms`). A cue
 block; both are expanded at load, so every `Cue` is one short thing to say at one time.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import re
@@ -22,6 +20,7 @@ from typing import Any, NamedTuple
 from skill.content import (
     DATA_DIR,
     DEFAULT_LOCALE,
+    Content,
     ContentError,
     normalise,
     read_json,
@@ -228,6 +227,12 @@ def _check_names(kinds: list[PauseKind], where: str) -> None:
                 raise ContentError(f"{where}: {name!r} names both {owner[key]!r} and {kind.id!r}")
 
 
+def catalog_for(content: Content) -> "Catalog":
+    """The pause catalog of a guide's locale (loaded and validated once, on first use: most
+    requests never need it, and a Lambda cold start should not pay for it)."""
+    return load_catalog(content.locale, content.data_dir)
+
+
 @cache
 def load_catalog(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Catalog:
     """Load and validate one locale's pause catalog; cached, so it is read once per process."""
@@ -284,7 +289,7 @@ class Manifest(NamedTuple):
         return {"version": MANIFEST_VERSION, "clips": [c._asdict() for c in ordered]}
 
     @classmethod
-    def load(cls, path: Path | str) -> Manifest | None:
+    def load(cls, path: Path | str) -> "Manifest | None":
         return load_manifest(path)
 
 

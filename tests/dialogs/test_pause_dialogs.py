@@ -17,7 +17,7 @@ from alexa_rules import parse_ssml
 from skill import content as content_module
 from skill.builder import build_skill
 from skill.content import Content
-from skill.pauses import Clip, Manifest
+from skill.pauses import Clip, Manifest, catalog_for
 
 BASE_URL = "https://audio.example.com/audio"
 PAUSE_KIND_AUTHORITY = (
@@ -26,7 +26,7 @@ PAUSE_KIND_AUTHORITY = (
 OFFER_AFTER_STEP_3 = "Would you like a one-minute breathing pause before step 4?"
 BACK_TO_STEP_4 = "Shall we go on with step 4, Set Clear Boundaries?"
 START_OVER = "Would you like to start over from step one?"
-FIRST_CUES = {script.cues[0].text for script in content_module.load().pauses.scripts}
+FIRST_CUES = {script.cues[0].text for script in catalog_for(content_module.load()).scripts}
 
 
 def kind_slot(kind_id: str) -> dict[str, Any]:
@@ -380,7 +380,7 @@ def test_hosted_pauses_play_the_manifests_clip_in_a_conversation(
             engine="gtts",
             file=f"{script.id}-v3.mp3",
         )
-        for script in content.pauses.scripts
+        for script in catalog_for(content).scripts
     }
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(Manifest(clips).to_json()), encoding="utf-8")

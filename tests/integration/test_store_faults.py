@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
-from alexa_rules import assert_alexa_response, ends_session, reprompted, spoken
 from ask_sdk_core.attributes_manager import AbstractPersistenceAdapter
 from ask_sdk_core.serialize import DefaultSerializer
 from ask_sdk_model import RequestEnvelope
+from devices import Device
 
 from skill import content as content_module
-from skill.builder import TrustGuide, build_skill
+from skill.builder import build_skill
 from skill.config import Settings
-from skill.envelopes import Listener, Slot, intent_request, launch_request, new_session_id
+from skill.envelopes import Listener, Slot, intent_request, new_session_id
 from skill.persistence import REVISION, StaleWriteError, build_adapter
 from skill.progress import from_record
 
@@ -53,48 +53,6 @@ TOTAL = content_module.load().total
 
 
 # --- a device, and what is stored -----------------------------------------------------------------
-
-
-class Device:
-    """One Echo of a listener, talking to one skill object, one session at a time."""
-
-    def __init__(self, skill: TrustGuide, listener: Listener) -> None:
-        self.skill = skill
-        self.listener = listener
-        self.session_id: str | None = None
-        self.attributes: dict[str, Any] = {}
-        self.last: dict[str, Any] = {}
-        self.took = 0.0  # seconds the last request took, end to end
-
-    def send(self, request: dict[str, Any]) -> dict[str, Any]:
-        new = self.session_id is None
-        if new:
-            self.session_id = new_session_id()
-            self.attributes = {}
-        event = self.listener.envelope(request, self.session_id, new, dict(self.attributes))
-        started = time.perf_counter()
-        response = self.skill.handle(event)
-        self.took = time.perf_counter() - started
-        assert_alexa_response(response, request["type"])
-        self.last = response
-        self.attributes = dict(response.get("sessionAttributes") or {})
-        if ends_session(response):
-            self.session_id = None
-        return response
-
-    def launch(self) -> str:
-        """ "Alexa, open trust guide": always a new session."""
-        self.session_id = None
-        return spoken(self.send(launch_request()))
-
-    def say(self, intent: str, *slots: Slot) -> str:
-        return spoken(self.send(intent_request(intent, slots)))
-
-    @property
-    def open(self) -> bool:
-        """The session stays open, with a reprompt to answer."""
-        body = self.last["response"]
-        return body.get("shouldEndSession") is False and bool(reprompted(self.last))
 
 
 def envelope_of(listener: Listener) -> RequestEnvelope:

@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from alexa_rules import spoken
 from ask_sdk_core.exceptions import PersistenceException
 from ask_sdk_core.serialize import DefaultSerializer
 from ask_sdk_model import RequestEnvelope
+from devices import Device
 
-from skill.builder import TrustGuide, build_skill
+from skill.builder import build_skill
 from skill.config import ConfigError
 from skill.envelopes import (
     Listener,
     intent_request,
-    launch_request,
     new_session_id,
 )
 from skill.persistence import StaleWriteError, build_adapter
@@ -88,35 +87,6 @@ def kinds(value: Any) -> set[type]:
         for item in value:
             found |= kinds(item)
     return found
-
-
-class Device:
-    """One Echo of a listener, talking to one skill object, one session at a time."""
-
-    def __init__(self, skill: TrustGuide, listener: Listener) -> None:
-        self.skill = skill
-        self.listener = listener
-        self.session_id: str | None = None
-        self.attributes: dict[str, Any] = {}
-
-    def send(self, request: dict[str, Any]) -> dict[str, Any]:
-        new = self.session_id is None
-        if new:
-            self.session_id = new_session_id()
-            self.attributes = {}
-        event = self.listener.envelope(request, self.session_id, new, self.attributes)
-        response = self.skill.handle(event)
-        self.attributes = dict(response.get("sessionAttributes") or {})
-        if response["response"].get("shouldEndSession") is not False:
-            self.session_id = None
-        return response
-
-    def launch(self) -> str:
-        self.session_id = None
-        return spoken(self.send(launch_request()))
-
-    def intent(self, name: str) -> str:
-        return spoken(self.send(intent_request(name)))
 
 
 # --- the contract, on both stores -------------------------------------------------------------
@@ -270,16 +240,16 @@ def test_skill_saves_and_resumes_on_the_store(store: Store) -> None:
     listener = Listener(USER)
     device = Device(build_skill(store.settings), listener)
     assert "Welcome to Trust Guide" in device.launch()
-    assert "Step 1:" in device.intent("AMAZON.YesIntent")
-    assert "Step 2:" in device.intent("AMAZON.NextIntent")
+    assert "Step 1:" in device.say("AMAZON.YesIntent")
+    assert "Step 2:" in device.say("AMAZON.NextIntent")
     stored = store.adapter.get_attributes(request_envelope=request_envelope(listener))
     assert stored["step"] == 2 and stored["heard"] == [1, 2], stored
     assert Decimal not in kinds(stored) and type(stored["rev"]) is int
 
     elsewhere = Device(build_skill(store.settings), listener)
     assert "Welcome back. Last time you heard step 2" in elsewhere.launch()
-    assert "Step 3:" in elsewhere.intent("AMAZON.YesIntent")
-    assert "couldn't save" not in elsewhere.intent("AMAZON.NextIntent")
+    assert "Step 3:" in elsewhere.say("AMAZON.YesIntent")
+    assert "couldn't save" not in elsewhere.say("AMAZON.NextIntent")
     stored = store.adapter.get_attributes(request_envelope=request_envelope(listener))
     assert stored["step"] == 4 and stored["heard"] == [1, 2, 3, 4], stored
 

@@ -26,7 +26,7 @@ from alexa_rules import (
 from skill.builder import TrustGuide, build_skill
 from skill.config import Settings
 from skill.content import Content
-from skill.pauses import Clip, Manifest, PauseScript, estimate_ms
+from skill.pauses import Clip, Manifest, PauseScript, catalog_for, estimate_ms
 
 BASE_URL = "https://audio.example.com/audio"
 PAUSE_KIND_AUTHORITY = (
@@ -146,7 +146,7 @@ def write_manifest(tmp_path: Path) -> Callable[[list[Clip]], Path]:
 
 @pytest.fixture
 def catalog(content: Content):
-    return content.pauses
+    return catalog_for(content)
 
 
 @pytest.fixture
@@ -326,7 +326,7 @@ def test_the_length_played_is_the_nearest_offered_and_a_change_is_said_aloud(
 
 
 def every_script(content: Content) -> list[PauseScript]:
-    return list(content.pauses.scripts)
+    return list(catalog_for(content).scripts)
 
 
 @pytest.mark.parametrize("asked", ["exact", "adjusted"])
@@ -344,7 +344,7 @@ def test_hosted_audio_plays_the_manifests_clip_and_speaks_no_cue(
         )
         assert clip.duration_ms <= MAX_AUDIO_MS, f"{script.id}: over Alexa's 240 s of audio"
         assert not sentences(markup), f"{script.id}: cues spoken over the hosted clip"
-        kind_name = content.pauses.kind(script.kind).name
+        kind_name = catalog_for(content).kind(script.kind).name
         adjusted = (
             f"My pauses last one, two or three minutes, "
             f"so here's the {LENGTH_WORDS[script.length_s]} one. "
@@ -419,7 +419,7 @@ def test_a_base_url_without_a_manifest_speaks_the_script(
     missing = tmp_path / "never-built" / "manifest.json"
     skill = build_skill(settings._replace(audio_base_url=BASE_URL, audio_manifest=str(missing)))
     response = pause(sender(skill, envelope), kind=("grounding", "grounding"), length="PT2M")
-    assert_spoken_script(response, content.pauses.script("grounding", 120))
+    assert_spoken_script(response, catalog_for(content).script("grounding", 120))
 
 
 def test_a_corrupt_manifest_speaks_the_script(
@@ -429,18 +429,18 @@ def test_a_corrupt_manifest_speaks_the_script(
     path.write_text('{"version": 1, "clips": [{"id": "breathing-60"', encoding="utf-8")
     skill = build_skill(settings._replace(audio_base_url=BASE_URL, audio_manifest=str(path)))
     response = pause(sender(skill, envelope))
-    assert_spoken_script(response, content.pauses.script("breathing", 60))
+    assert_spoken_script(response, catalog_for(content).script("breathing", 60))
 
 
 def test_a_manifest_without_the_clip_speaks_that_pause_and_hosts_the_others(
     settings: Settings, write_manifest, envelope, content: Content
 ) -> None:
-    breathing = content.pauses.script("breathing", 60)
+    breathing = catalog_for(content).script("breathing", 60)
     path = write_manifest([clip_for(breathing)])
     skill = build_skill(settings._replace(audio_base_url=BASE_URL, audio_manifest=str(path)))
     send = sender(skill, envelope)
     response = pause(send, kind=("grounding", "grounding"))
-    assert_spoken_script(response, content.pauses.script("grounding", 60))
+    assert_spoken_script(response, catalog_for(content).script("grounding", 60))
     response = pause(send, kind=("breathing", "breathing"))
     assert audio_sources(ssml(response)) == [f"{BASE_URL}/{clip_for(breathing).file}"]
 
@@ -448,7 +448,7 @@ def test_a_manifest_without_the_clip_speaks_that_pause_and_hosts_the_others(
 def test_a_clip_over_alexas_audio_limit_is_not_played_and_the_script_is_spoken(
     settings: Settings, write_manifest, envelope, content: Content
 ) -> None:
-    script = content.pauses.script("breathing", 180)
+    script = catalog_for(content).script("breathing", 180)
     path = write_manifest([clip_for(script, duration_ms=MAX_AUDIO_MS + 5_000)])
     skill = build_skill(settings._replace(audio_base_url=BASE_URL, audio_manifest=str(path)))
     response = pause(sender(skill, envelope), kind=("breathing", "breathing"), length="PT3M")
@@ -459,7 +459,7 @@ def test_a_clip_over_alexas_audio_limit_is_not_played_and_the_script_is_spoken(
 def test_a_clip_of_exactly_alexas_audio_limit_is_played(
     settings: Settings, write_manifest, envelope, content: Content
 ) -> None:
-    script = content.pauses.script("stretch", 180)
+    script = catalog_for(content).script("stretch", 180)
     clip = clip_for(script, duration_ms=MAX_AUDIO_MS)
     path = write_manifest([clip])
     skill = build_skill(settings._replace(audio_base_url=BASE_URL, audio_manifest=str(path)))
