@@ -7,7 +7,7 @@ I/O, no clock of its own (`now` is passed in), so every rule here is testable in
 """
 
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from skill.commands import (  # re-exported: guide.Next() reads as the listener's words
     Command,
@@ -28,8 +28,10 @@ from skill.commands import (  # re-exported: guide.Next() reads as the listener'
     Yes,
 )
 from skill.content import Content
-from skill.pauses import catalog_for
 from skill.progress import Progress, Question
+
+if TYPE_CHECKING:
+    from skill.pauses import Catalog
 
 # --- what the skill says: named pieces, phrased by the speech module --------------------------
 
@@ -228,7 +230,7 @@ def _yes(progress: Progress, content: Content, now: str) -> tuple[Progress, Repl
         case Question.AFTER_PAUSE:
             return _next(progress, content, now)
         case Question.PAUSE_KIND:
-            catalog = catalog_for(content)
+            catalog = pause_catalog(content)
             return _play(progress, content, catalog.kinds[0].id, catalog.lengths_s[0])
     return _ask_next(progress, content.total, Said("NothingToConfirm"))
 
@@ -249,6 +251,15 @@ def _no(progress: Progress, content: Content, now: str) -> tuple[Progress, Reply
 
 # --- self-care pauses ---------------------------------------------------------------------------
 
+
+def pause_catalog(content: Content) -> "Catalog":
+    """The pause catalog of the guide's locale. skill.pauses is imported here, on first use,
+    not at the top: most requests never need it, and every Lambda cold start would pay for it."""
+    from skill.pauses import catalog_for
+
+    return catalog_for(content)
+
+
 PAUSE_AFTER_IN_A_ROW = 3  # offer a pause once a session, after three steps heard in a row
 _DURATION = r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"  # compiled on use
 
@@ -264,7 +275,7 @@ def duration_seconds(value: str) -> float | None:
 
 def _preferred_pause(progress: Progress, content: Content) -> tuple[str, int]:
     """The pause to offer: the listener's last one, else the catalog's first kind and length."""
-    catalog = catalog_for(content)
+    catalog = pause_catalog(content)
     kinds = {kind.id for kind in catalog.kinds}
     kind = progress.pause_kind if progress.pause_kind in kinds else catalog.kinds[0].id
     length = progress.pause_length_s
@@ -278,14 +289,14 @@ def _offer_pause(
     Any offer counts as the session's one: a listener who just said no is not asked again soon."""
     progress = progress._replace(visit=progress.visit._replace(offered=True))
     kind, length = _preferred_pause(progress, content)
-    pause = catalog_for(content).script(kind, length).id
+    pause = pause_catalog(content).script(kind, length).id
     step = _next_step(progress, content.total)
     reply = Reply(said, Question.OFFER_PAUSE, step, card_step=card_step, ask_pause=pause)
     return _asking(progress, reply)
 
 
 def _pause(progress: Progress, command: Pause, content: Content) -> tuple[Progress, Reply]:
-    catalog = catalog_for(content)
+    catalog = pause_catalog(content)
     kind = None
     if command.kind_id:
         kind = next((k for k in catalog.kinds if k.id == command.kind_id), None)
@@ -312,7 +323,7 @@ def _play(
     progress: Progress, content: Content, kind: str, length: int, *before: Said
 ) -> tuple[Progress, Reply]:
     """Play a pause, then bring the listener back to their place, which is kept."""
-    pause = catalog_for(content).script(kind, length).id
+    pause = pause_catalog(content).script(kind, length).id
     visit = progress.visit._replace(in_a_row=0)
     progress = progress._replace(pause_kind=kind, pause_length_s=length, visit=visit)
     said = (*before, Said("PauseIntro", value=pause), Said("Pause", value=pause))

@@ -9,8 +9,7 @@ import re
 from typing import TYPE_CHECKING, NamedTuple
 
 from skill.content import Content
-from skill.guide import Reply, Said
-from skill.pauses import catalog_for
+from skill.guide import Reply, Said, pause_catalog
 
 if TYPE_CHECKING:  # pauses load on first use: most responses have none (cold start)
     from skill.pauses import Manifest, PauseScript
@@ -71,7 +70,7 @@ def _fields(content: Content, step: int | None, pause: str | None = None) -> dic
         fields.update(step=step, title=content.step(step).title)
     if pause is not None:
         script = _script(content, pause)
-        kind = next(k for k in catalog_for(content).kinds if k.id == script.kind)
+        kind = next(k for k in pause_catalog(content).kinds if k.id == script.kind)
         fields.update(
             length=content.phrases["format"]["lengths"][str(script.length_s)], pause=kind.name
         )
@@ -79,7 +78,7 @@ def _fields(content: Content, step: int | None, pause: str | None = None) -> dic
 
 
 def _script(content: Content, pause: str) -> "PauseScript":
-    return next(s for s in catalog_for(content).scripts if s.id == pause)
+    return next(s for s in pause_catalog(content).scripts if s.id == pause)
 
 
 def _silence(ms: int) -> list[str]:
@@ -151,7 +150,7 @@ def _question(content: Content, reply: Reply) -> tuple[str, str]:
     fields = _fields(content, reply.ask_step, reply.ask_pause)
     if key == "PAUSE_KIND":
         fields["kinds"] = content.phrases["format"]["or"].join(
-            k.name for k in catalog_for(content).kinds
+            k.name for k in pause_catalog(content).kinds
         )
     return escape(ask["prompt"].format(**fields)), escape(ask["reprompt"].format(**fields))
 
