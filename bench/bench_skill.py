@@ -2,9 +2,10 @@
 
     python bench/bench_skill.py [--cold N] [--warm N] [--check]
 
-1. Cold start: a new Python process imports the Lambda handler and answers one LaunchRequest
-   (a fresh SQLite store each time, so the first write is paid too), against the hello skill's
-   process doing the same. Runs alternate A, B, A, B… so drift on a shared machine hits both.
+1. Cold start: from the start of a new Python process until it has imported the Lambda handler
+   and answered one LaunchRequest (a fresh SQLite store each time, so the first write is paid
+   too), against the hello skill's process doing the same. Runs alternate A, B, A, B… so drift
+   on a shared machine hits both.
 2. Warm latency: an AMAZON.NextIntent through lambda_handler, including its progress read and
    write, against the hello skill's LaunchRequest; blocks alternate, median and p99 of each.
 
@@ -50,9 +51,16 @@ def cold_start(runs: int) -> tuple[list[float], list[float]]:
                 store = Path(tmp) / f"{which}-{i}"
                 store.mkdir()
                 start = time.perf_counter()
-                subprocess.run([sys.executable, script, which, str(store)], env=env, check=True)
+                process = subprocess.Popen(
+                    [sys.executable, script, which, str(store)], env=env, stdout=subprocess.PIPE
+                )
+                answered = process.stdout.readline()  # the response is out: stop the clock
+                elapsed = time.perf_counter() - start
+                process.communicate()
+                if answered != b"answered\n" or process.returncode != 0:
+                    raise RuntimeError(f"the {which} cold start failed")
                 if i:
-                    times.append(time.perf_counter() - start)
+                    times.append(elapsed)
     return trust, hello
 
 
