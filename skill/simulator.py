@@ -290,7 +290,8 @@ class Simulator:
             return Turn(text)
         self.silences += 1
         if self.silences == 1 and self.last_reprompt:
-            return Turn(text, speech=self.last_reprompt, session_open=True, note="(reprompt)")
+            reprompt = self.last_reprompt
+            return Turn(text, speech=reprompt, parts=(("say", reprompt),), session_open=True)
         return self._send(envelopes.session_ended_request("EXCEEDED_MAX_REPROMPTS"), text)
 
     def _intent(self, said: str, text: str, new: bool = False) -> Turn:

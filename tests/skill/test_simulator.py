@@ -133,6 +133,7 @@ def test_silence_reprompts_then_closes_the_session(simulator):
     simulator.say("open trust guide")
     first = simulator.say("")
     assert first.request_type is None and first.speech, "the first silence hears the reprompt"
+    assert first.parts == (("say", first.speech),), "and the terminal shows it"
     second = simulator.say("")
     assert second.request_type == "SessionEndedRequest" and not simulator.session_open
 
