@@ -39,6 +39,18 @@ log = logging.getLogger(__name__)
 EMPTY_RESPONSE = {"version": "1.0", "response": {}}  # no speech: for requests we cannot read
 
 
+class WrongSkill(Exception):
+    """A request for a skill id other than TRUST_GUIDE_SKILL_ID."""
+
+
+def _application_id(envelope: RequestEnvelope) -> str | None:
+    for holder in (envelope.context and envelope.context.system, envelope.session):
+        application = getattr(holder, "application", None)
+        if application is not None and application.application_id:
+            return application.application_id
+    return None
+
+
 class NewRequestType(Exception):
     """A well-formed envelope whose request type this ask-sdk-model release does not know."""
 
@@ -87,6 +99,10 @@ class TrustGuide:
         return envelope
 
     def invoke(self, envelope: RequestEnvelope, context: Any = None) -> dict[str, Any]:
+        """Answer one request. With TRUST_GUIDE_SKILL_ID set, a request for another skill raises
+        WrongSkill (the Lambda trigger also filters by skill id; the web endpoint answers 400)."""
+        if self.settings.skill_id and _application_id(envelope) != self.settings.skill_id:
+            raise WrongSkill("the request is for another skill id")
         response = self.custom_skill.invoke(request_envelope=envelope, context=context)
         return self.serializer.serialize(response)
 
@@ -95,9 +111,9 @@ def audio_host(settings: Settings) -> AudioHost | None:
     """Hosted pause audio, when a base URL is set and the build's manifest can be read."""
     if not settings.audio_base_url:
         return None
-    from skill.pauses import DEFAULT_OUT, MANIFEST_NAME, load_manifest
+    from skill.pauses import load_manifest
 
-    manifest = load_manifest(settings.audio_manifest or DEFAULT_OUT / MANIFEST_NAME)
+    manifest = load_manifest(settings.audio_manifest)
     return AudioHost(settings.audio_base_url, manifest) if manifest is not None else None
 
 

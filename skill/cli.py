@@ -57,7 +57,10 @@ def chat(script, user, person, store, locale, raw, play, player) -> None:
     if audio is not None:
         settings = audio.settings
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    skill = build_skill(settings._replace(log_level="WARNING"))
+    try:
+        skill = build_skill(settings._replace(log_level="WARNING"))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     local = getpass.getuser()
     listener = Listener(
         user_id=user or f"amzn1.ask.account.local-{local}",
@@ -65,6 +68,8 @@ def chat(script, user, person, store, locale, raw, play, player) -> None:
         device_id=f"amzn1.ask.device.terminal-{local}",
         locale=locale,
     )
+    if settings.skill_id:  # speak as the skill the settings accept
+        listener.application_id = settings.skill_id
     simulator = Simulator(skill, listener)
     click.secho(f"Trust Guide in your terminal. Progress is kept in {settings.store}.", dim=True)
     if script is None:
@@ -131,7 +136,7 @@ def package(out, lambda_arn) -> None:
     from skill.packaging import PackageError, build_lambda_zip, sync_skill_package
 
     settings = _settings(None)
-    manifest = Path(settings.audio_manifest) if settings.audio_manifest else None
+    manifest = Path(settings.audio_manifest)
     try:
         for path in sync_skill_package(lambda_arn):
             click.echo(f"wrote {path}")
@@ -202,10 +207,10 @@ class _Audio:
     """chat --play: the skill is told its audio is hosted; the terminal plays the built files."""
 
     def __init__(self, settings: Settings, play: bool, player: str | None) -> None:
-        from skill.pauses import DEFAULT_OUT, MANIFEST_NAME, load_manifest
+        from skill.pauses import load_manifest
         from skill.player import LOCAL_AUDIO_BASE, find_player
 
-        manifest_path = Path(settings.audio_manifest or DEFAULT_OUT / MANIFEST_NAME)
+        manifest_path = Path(settings.audio_manifest)
         self.out_dir = manifest_path.parent
         self.manifest = load_manifest(manifest_path)
         self.player = find_player(player)

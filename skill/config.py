@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 
 from skill.content import DEFAULT_LOCALE
 
+# Where `trust-guide audio build` writes the clips and their manifest, unless told otherwise.
+DEFAULT_AUDIO_OUT = Path(__file__).resolve().parent.parent / "audio" / "out"
+
 
 class ConfigError(ValueError):
     """A setting is present but unusable; the message names the variable and what it expects."""
@@ -53,7 +56,7 @@ class Settings(NamedTuple):
     locale: str = DEFAULT_LOCALE
     skill_id: str | None = None  # the only skill id the web endpoint accepts
     audio_base_url: str | None = None  # https base URL of hosted pause audio
-    audio_manifest: str | None = None  # path to the audio build's manifest.json
+    audio_manifest: str = str(DEFAULT_AUDIO_OUT / "manifest.json")  # the audio build's manifest
     log_level: str = "INFO"
     verify: bool = True  # verify Alexa's signature on web requests; off only for local development
 
@@ -75,7 +78,8 @@ class Settings(NamedTuple):
             locale=env.get("TRUST_GUIDE_LOCALE") or DEFAULT_LOCALE,
             skill_id=env.get("TRUST_GUIDE_SKILL_ID") or None,
             audio_base_url=base.rstrip("/") if base else None,
-            audio_manifest=env.get("TRUST_GUIDE_AUDIO_MANIFEST") or None,
+            audio_manifest=env.get("TRUST_GUIDE_AUDIO_MANIFEST")
+            or str(DEFAULT_AUDIO_OUT / "manifest.json"),
             log_level=level,
             verify=_flag(env, "TRUST_GUIDE_VERIFY", default=True),
         )

@@ -26,15 +26,15 @@ def timestamp() -> str:
 
 @dataclass(frozen=True)
 class Slot:
-    """A slot as Alexa fills it. `resolved_id` set: ER_SUCCESS_MATCH; `resolved_id` None with
-    `custom` true: ER_SUCCESS_NO_MATCH (a custom type, words not in the model); neither: a
-    built-in type's plain value."""
+    """A slot as Alexa fills it. `custom` names a custom slot type ("STEP_TOPIC"): with
+    `resolved_id`, ER_SUCCESS_MATCH; without, ER_SUCCESS_NO_MATCH (words not in the model).
+    Without `custom`: a built-in type's plain value."""
 
     name: str
     value: str | None = None
     resolved_id: str | None = None
     resolved_name: str | None = None
-    custom: bool = False
+    custom: str | None = None  # the custom slot type's name, e.g. "STEP_TOPIC"
 
     def to_json(self) -> dict[str, Any]:
         slot: dict[str, Any] = {"name": self.name, "confirmationStatus": "NONE"}
@@ -43,7 +43,7 @@ class Slot:
         slot["value"] = self.value
         slot["source"] = "USER"
         if self.custom:
-            authority = f"amzn1.er-authority.echo-sdk.{APPLICATION_ID}.STEP_TOPIC"
+            authority = f"amzn1.er-authority.echo-sdk.{APPLICATION_ID}.{self.custom}"
             if self.resolved_id:
                 resolution = {
                     "authority": authority,

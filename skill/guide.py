@@ -164,7 +164,7 @@ def _read(
 
 
 def _launch(progress: Progress, total: int) -> tuple[Progress, Reply]:
-    if not progress.started:
+    if progress.step == 0:  # new, or a record whose place could not be kept (migrated, repaired)
         return _asking(progress, Reply((Said("Welcome"),), Question.GO_ON, 1))
     if progress.step >= total:
         return _asking(
@@ -229,9 +229,11 @@ def _yes(progress: Progress, content: Content, now: str) -> tuple[Progress, Repl
             return _play(progress, content, kind, length)
         case Question.AFTER_PAUSE:
             return _next(progress, content, now)
-        case Question.PAUSE_KIND:
+        case Question.PAUSE_KIND:  # the first kind (breathing), at the length asked for
             catalog = pause_catalog(content)
-            return _play(progress, content, catalog.kinds[0].id, catalog.lengths_s[0])
+            length = progress.pause_length_s
+            length = length if length in catalog.lengths_s else catalog.lengths_s[0]
+            return _play(progress, content, catalog.kinds[0].id, length)
     return _ask_next(progress, content.total, Said("NothingToConfirm"))
 
 
@@ -297,25 +299,25 @@ def _offer_pause(
 
 def _pause(progress: Progress, command: Pause, content: Content) -> tuple[Progress, Reply]:
     catalog = pause_catalog(content)
+    length = catalog.lengths_s[0]  # no length: the shortest (one minute)
+    seconds = duration_seconds(command.length) if command.length else None
+    if seconds is not None and seconds > 0:
+        length = catalog.nearest_length(seconds)
     kind = None
     if command.kind_id:
         kind = next((k for k in catalog.kinds if k.id == command.kind_id), None)
     if kind is None and command.kind:
         kind = catalog.match_kind(command.kind)
-        if kind is None:
+        if kind is None:  # ask which kind; "yes" then takes the length already asked for
             said = Said("UnknownPauseKind", value=command.kind)
-            return _asking(progress, Reply((said,), Question.PAUSE_KIND))
+            asking = progress._replace(pause_length_s=length)
+            return _asking(asking, Reply((said,), Question.PAUSE_KIND))
     kind_id = kind.id if kind is not None else catalog.kinds[0].id  # no kind: the first (breathing)
     said: tuple[Said, ...] = ()
-    length = catalog.lengths_s[0]  # no length: the shortest (one minute)
-    if command.length:
-        seconds = duration_seconds(command.length)
-        if seconds is None or seconds <= 0:
-            said = (Said("PauseLengthUnclear"),)
-        else:
-            length = catalog.nearest_length(seconds)
-            if length != seconds:
-                said = (Said("PauseLengthAdjusted", value=catalog.script(kind_id, length).id),)
+    if command.length and (seconds is None or seconds <= 0):
+        said = (Said("PauseLengthUnclear"),)
+    elif seconds is not None and length != seconds:
+        said = (Said("PauseLengthAdjusted", value=catalog.script(kind_id, length).id),)
     return _play(progress, content, kind_id, length, *said)
 
 

@@ -59,8 +59,14 @@ def request_state(handler_input: HandlerInput) -> RequestState:
 
 
 def _split(record: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A stored record and its revision, apart. An unreadable revision is a store fault: the
+    conversation goes on from the session's copy, and nothing is written over that item."""
     record = dict(record)
     rev = record.pop(REVISION, 0)
+    if isinstance(rev, bool) or not isinstance(rev, int | float) or rev != int(rev) or rev < 0:
+        raise PersistenceException(
+            f"stored progress has an unreadable revision ({type(rev).__name__})"
+        )
     return record, int(rev)
 
 

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from skill.config import DEFAULT_AUDIO_OUT
 from skill.content import (
     DATA_DIR,
     DEFAULT_LOCALE,
@@ -30,7 +31,7 @@ from skill.content import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "audio" / "out"
+DEFAULT_OUT = DEFAULT_AUDIO_OUT
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 MAX_CLIP_S = 240  # Alexa: all <audio> in one response together at most 240 s

@@ -70,7 +70,9 @@ class Progress(NamedTuple):
         return self.step > 0 or bool(self.heard)
 
     def heard_step(self, number: int, now: str) -> "Progress":
-        visit = self.visit._replace(in_a_row=self.visit.in_a_row + 1)
+        """`number` read now. Steps "in a row" count moves to another step, not repeats."""
+        moved = 1 if number != self.step else 0
+        visit = self.visit._replace(in_a_row=self.visit.in_a_row + moved)
         return self._replace(
             step=number, heard=self.heard | {number}, last_heard_at=now, visit=visit
         )

@@ -187,7 +187,7 @@ class UtteranceMatcher:
                 if resolved is None and pattern.literal == 0:
                     return None  # a bare "{topic}" sample only takes words the model knows
                 slot_id, canonical = resolved or (None, None)
-                slots.append(envelopes.Slot(name, raw.strip(), slot_id, canonical, custom=True))
+                slots.append(envelopes.Slot(name, raw.strip(), slot_id, canonical, slot_type))
             else:
                 slots.append(envelopes.Slot(name, raw.strip()))
         return tuple(slots)

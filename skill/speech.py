@@ -110,11 +110,9 @@ def _phrase(content: Content, group: str, key: str, step: int | None = None, **e
     return escape(template.format(**_fields(content, step), **extra))
 
 
-def _said(content: Content, item: Said, audio: AudioHost | None = None) -> str:
-    """SSML for one thing said."""
+def _said(content: Content, item: Said) -> str:
+    """SSML for one thing said (a pause itself is rendered by _pause)."""
     match item.kind:
-        case "Pause":
-            return _pause(content, item.value or "", audio)[0]
         case "PauseIntro" | "PauseLengthAdjusted":
             fields = _fields(content, None, item.value)
             return escape(content.phrases["said"][item.kind].format(**fields))
@@ -159,10 +157,16 @@ def render(reply: Reply, content: Content, audio: AudioHost | None = None) -> Sp
     """Phrase a Reply. A reply that keeps the session open always gets a reprompt."""
     if reply.silent:
         return Speech(ssml="", reprompt=None, card=None, end_session=True)
-    played = sum(_pause(content, i.value or "", audio)[1] for i in reply.said if i.kind == "Pause")
+    parts, played = [], 0
+    for item in reply.said:
+        if item.kind == "Pause":
+            ssml, duration_ms = _pause(content, item.value or "", audio)
+            parts.append(ssml)
+            played += duration_ms
+        else:
+            parts.append(_said(content, item))
     if played > MAX_AUDIO_MS:
         raise SpeechLimitError(f"{played / 1000:g} s of pauses is over Alexa's 240 s a response")
-    parts = [_said(content, item, audio) for item in reply.said]
     reprompt = None
     if not reply.end_session:
         prompt, again = _question(content, reply)

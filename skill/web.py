@@ -16,7 +16,7 @@ from pathlib import Path
 from ask_sdk_core.exceptions import SerializationException
 from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
-from skill.builder import EMPTY_RESPONSE, NewRequestType, TrustGuide, build_skill
+from skill.builder import EMPTY_RESPONSE, NewRequestType, TrustGuide, WrongSkill, build_skill
 from skill.config import ConfigError, Settings
 from skill.verification import RequestVerifier, VerificationError
 
@@ -59,7 +59,11 @@ def create_app(
         except SerializationException:
             log.warning("rejected request: the body is not an Alexa request envelope")
             return jsonify(error="the body is not an Alexa request envelope"), 400
-        return jsonify(skill.invoke(envelope))
+        try:
+            return jsonify(skill.invoke(envelope))
+        except WrongSkill:
+            log.warning("rejected request: it is for another skill id")
+            return jsonify(error="request verification failed"), 400
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -90,5 +94,5 @@ def create_app_from_settings(settings: Settings, verify: bool = True) -> Flask:
                 "your own skill's requests); for local development only, use --no-verify"
             )
         verifier = RequestVerifier(settings.skill_id)
-    audio_dir = Path(settings.audio_manifest).parent if settings.audio_manifest else None
+    audio_dir = Path(settings.audio_manifest).parent
     return create_app(build_skill(settings), verifier, audio_dir)

@@ -84,7 +84,12 @@ class SqliteAdapter(AbstractPersistenceAdapter):
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # not a folder, or not ours to write: a store fault like any
+                raise PersistenceException(
+                    f"progress store folder {self.path.parent}: {exc}"
+                ) from exc
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             _use_wal(conn)

@@ -142,7 +142,14 @@ def test_an_unknown_kind_asks_which_kind_and_keeps_the_place(run) -> None:
     assert played(reply) is None, "nothing is played on a guess"
     assert not reply.end_session
     assert_place_kept(before, progress)
-    assert (progress.pause_kind, progress.pause_length_s) == (None, None)
+    assert progress.pause_kind is None, "no kind is guessed"
+    assert progress.pause_length_s == 120, "the length asked for waits for the answer"
+
+
+def test_yes_to_which_kind_plays_breathing_at_the_length_asked_for(run) -> None:
+    progress, _ = run(at(5), guide.Pause(kind="gardening", length="PT2M"))
+    progress, reply = run(progress, guide.Yes())
+    assert played(reply) == "breathing-120", reply
 
 
 @pytest.mark.parametrize(

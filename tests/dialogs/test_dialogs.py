@@ -83,7 +83,7 @@ def test_next_after_step_eight_completes_then_yes_starts_over(conversation) -> N
     assert talk.said.startswith("Step 8: Practice Self-Care.")
     assert "That was the last step." in talk.said
     talk.next()
-    assert talk.said.startswith("You've heard all 8 steps")
+    assert talk.said.startswith("There are no more steps: you've reached the end of the guide.")
     assert talk.said.endswith("Would you like to start over from step one?")
     assert listening(talk)
     talk.yes()

@@ -236,7 +236,7 @@ def test_no_to_the_pause_after_step_eight_completes_the_guide(conversation) -> N
     talk.no()
     assert not played_a_pause(talk)
     assert talk.said == (
-        "You've heard all 8 steps, so you've reached the end of the guide. " + START_OVER
+        "There are no more steps: you've reached the end of the guide. " + START_OVER
     ), talk.said
     assert listening(talk)
 
@@ -269,7 +269,7 @@ def test_help_and_fallback_during_the_offer_at_step_eight_ask_it_again(
     )
     assert listening(talk)
     talk.no()
-    assert talk.said.startswith("You've heard all 8 steps")
+    assert talk.said.startswith("There are no more steps: you've reached the end of the guide.")
 
 
 @pytest.mark.parametrize("what", ["help", "fallback"])

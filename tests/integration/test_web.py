@@ -139,8 +139,8 @@ def serve(
     """serve(verifier): the app on 127.0.0.1 and a free port, in a background thread."""
     servers = []
 
-    def start(verifier: RequestVerifier | None) -> Endpoint:
-        skill = build_skill(Settings(store=f"sqlite:///{tmp_path}/p.db"))
+    def start(verifier: RequestVerifier | None, skill_id: str | None = None) -> Endpoint:
+        skill = build_skill(Settings(store=f"sqlite:///{tmp_path}/p.db", skill_id=skill_id))
         app = create_app(skill, verifier, audio_dir=audio_dir)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
@@ -506,6 +506,15 @@ def test_no_verify_refuses_json_that_is_not_an_envelope(
 @pytest.mark.parametrize("body", [b'{"hello": "world"}', b"null", b"{}"])
 def test_no_verify_refuses_json_without_a_request(open_endpoint: Endpoint, body: bytes) -> None:
     assert_refused(open_endpoint.post(body))
+
+
+def test_no_verify_still_refuses_another_skills_request_when_a_skill_id_is_set(serve) -> None:
+    """TRUST_GUIDE_SKILL_ID holds with verification off too (the skill checks it itself)."""
+    ours = serve(None, skill_id=SKILL_ID)
+    status, _, answer = ours.post(encode(envelope()))
+    assert status == 200 and "Welcome to Trust Guide" in speech_of(answer), answer
+    theirs = serve(None, skill_id="amzn1.ask.skill.someone-else")
+    assert_refused(theirs.post(encode(envelope())))
 
 
 # --- `trust-guide serve` as a process -------------------------------------------------------
