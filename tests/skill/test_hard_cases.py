@@ -7,7 +7,6 @@ import json
 import sqlite3
 
 import pytest
-from conftest import ACCOUNT, Conversation
 
 from skill import content as content_module
 from skill.builder import WrongSkill, build_skill
@@ -18,11 +17,13 @@ from skill.simulator import Simulator
 PHRASES = content_module.load().phrases["said"]
 
 
-def test_a_store_folder_that_cannot_be_made_still_answers_and_stop_still_ends(tmp_path):
+def test_a_store_folder_that_cannot_be_made_still_answers_and_stop_still_ends(
+    tmp_path, make_conversation
+):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store's folder should be")
     skill = build_skill(Settings(store=f"sqlite://{blocker}/progress.db"))
-    talk = Conversation(skill)
+    talk = make_conversation(skill)
     talk.launch()
     assert PHRASES["NotLoaded"] in talk.said and "Welcome to Trust Guide" in talk.said
     talk.yes()
@@ -32,7 +33,7 @@ def test_a_store_folder_that_cannot_be_made_still_answers_and_stop_still_ends(tm
     assert not talk.in_session, "stop ends the session even while the store is down"
 
 
-def seed_record(db, record: str, rev: int = 1) -> None:
+def seed_record(db, listener: str, record: str, rev: int = 1) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS progress (listener TEXT PRIMARY KEY, record TEXT NOT NULL,"
@@ -40,7 +41,7 @@ def seed_record(db, record: str, rev: int = 1) -> None:
         )
         conn.execute(
             "INSERT OR REPLACE INTO progress VALUES (?, ?, ?, 0)",
-            (ACCOUNT, record, rev),
+            (listener, record, rev),
         )
 
 
@@ -53,10 +54,10 @@ def seed_record(db, record: str, rev: int = 1) -> None:
     ],
 )
 def test_a_record_with_steps_heard_but_no_place_is_welcomed_not_apologised_to(
-    db_path, settings, record
+    db_path, settings, make_conversation, record
 ):
-    seed_record(db_path, record)
-    talk = Conversation(build_skill(settings))
+    talk = make_conversation(build_skill(settings))
+    seed_record(db_path, talk.user_id, record)
     talk.launch()
     assert PHRASES["Apology"] not in talk.said
     assert talk.said.startswith("Welcome to Trust Guide")
