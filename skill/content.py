@@ -6,7 +6,6 @@ data files. Content is data, never Python constants, so a new locale is a new fo
 """
 
 import json
-import re
 import string
 from functools import cache
 from pathlib import Path
@@ -76,11 +75,12 @@ class Content(NamedTuple):
         return best[1] if best else None
 
 
+_PUNCTUATION = str.maketrans("-", " ", string.punctuation.replace("-", ""))  # "'" dropped too
+
+
 def normalise(text: str) -> str:
     """Lower-case, hyphens to spaces, punctuation dropped, spaces folded: how we compare words."""
-    text = text.lower().replace("-", " ")
-    text = text.translate(str.maketrans("", "", string.punctuation.replace("'", "")))
-    return re.sub(r"\s+", " ", text.replace("'", "")).strip()
+    return " ".join(text.lower().translate(_PUNCTUATION).split())
 
 
 def read_json(path: Path) -> dict[str, Any]:
