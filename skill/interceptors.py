@@ -6,9 +6,10 @@ caches one read and writes whenever attributes were read; our save is conditiona
 that was read, and on a conflict (another device of the same listener saved meanwhile) it re-reads,
 merges and tries again.
 
-When the store fails (unreachable, slow, throttled) the listener still gets their answer: the
-unsaved record rides in the session attributes, the speech says their place may not have been
-saved, and the next request of the session saves it. On an error path ask-sdk skips response
+Each session keeps its own copy of the listener's place in its session attributes (plain values),
+and goes on from it. When the store fails (unreachable, slow, throttled) the listener still gets
+their answer from that copy, hears once that their place may not have been saved, and the next
+request of the session saves it. On an error path ask-sdk skips response
 interceptors, so a failed request saves nothing and the listener's place stays where it was.
 """
 
