@@ -192,6 +192,10 @@ def build(
     old = Manifest.load(manifest_path) if manifest_path.exists() else None
     cache = CueCache(cache_dir)
     options = candidates(engine)
+    for option in options:  # "auto" and a library already built by one of its engines: no network
+        if not _plan(catalog, option, old, out_dir, cache).stale:
+            options = (option,)
+            break
     for index, option in enumerate(options):
         plan = _plan(catalog, option, old, out_dir, cache)
         tally = _Tally(len(plan.missing) + len(plan.stale), on_progress)
