@@ -35,7 +35,7 @@ SPOKEN_TYPES = {
     "Connections.Response",
 }
 ENVELOPE_NAMES = sorted(p.stem for p in (ROOT / "tests" / "envelopes").glob("*.json"))
-RANGE = re.compile(r"one to (8|eight)\b")
+RANGE = re.compile(r"\b(1|one) to (8|eight)\b")
 
 Handle = Callable[[dict[str, Any]], dict[str, Any]]
 
