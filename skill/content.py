@@ -147,7 +147,18 @@ def _check_unique(steps: list[Step], where: str) -> None:
 
 def _check_phrases(phrases: dict[str, Any], where: str) -> None:
     """Every phrase must be text (or a list of text) whose {fields} the speech module can fill."""
-    known = {"step", "title", "total", "heard", "value", "list", "length", "pause", "kinds"}
+    known = {
+        "step",
+        "title",
+        "total",
+        "heard",
+        "value",
+        "list",
+        "length",
+        "pause",
+        "kinds",
+        "guide",
+    }
     for group, entries in phrases.items():
         if not isinstance(entries, dict):
             raise ContentError(f"{where}.{group}: expected an object")
@@ -185,6 +196,15 @@ def load(locale: str = DEFAULT_LOCALE, data_dir: Path = DATA_DIR) -> Content:
         data_dir=data_dir,
         filler=frozenset(normalise(" ".join(filler)).split()),
     )
+
+
+@cache
+def apl_document(name: str, data_dir: Path = DATA_DIR) -> dict[str, Any]:
+    """An APL document for screens (skill/data/apl/<name>.json), read once."""
+    document = read_json(data_dir / "apl" / f"{name}.json")
+    if document.get("type") != "APL" or "mainTemplate" not in document:
+        raise ContentError(f"{data_dir / 'apl' / name}.json: not an APL document")
+    return document
 
 
 def locales(data_dir: Path = DATA_DIR) -> list[str]:

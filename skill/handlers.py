@@ -110,6 +110,7 @@ SPOKEN_EVENTS = (
 )
 
 
+APL_TOKEN = "trust-guide-step"  # names the document on screen (APL UserEvents carry it back)
 STORE_NOTICE = "store_notice"  # session attribute: which store notice the listener has heard
 
 # --- running a command ------------------------------------------------------------------------
@@ -163,8 +164,27 @@ def respond(handler_input: HandlerInput, speech: Speech) -> Response:
         builder.ask(speech.reprompt)
     if speech.card is not None:
         builder.set_card(SimpleCard(title=speech.card.title, content=speech.card.text))
+    if speech.screen is not None and _has_screen(handler_input):
+        builder.add_directive(_step_document(speech.screen))
     builder.set_should_end_session(speech.end_session)
     return builder.response
+
+
+def _has_screen(handler_input: HandlerInput) -> bool:
+    """The device renders APL (an Echo Show, a Fire TV): it says so in supportedInterfaces."""
+    context = handler_input.request_envelope.context
+    device = context.system.device if context is not None and context.system else None
+    interfaces = device.supported_interfaces if device is not None else None
+    return interfaces is not None and interfaces.alexa_presentation_apl is not None
+
+
+def _step_document(screen: dict[str, str]):
+    """The step on a screen: skill/data/apl/step.json, filled with this step's data."""
+    from ask_sdk_model.interfaces.alexa.presentation.apl import RenderDocumentDirective
+
+    return RenderDocumentDirective(
+        token=APL_TOKEN, document=content_module.apl_document("step"), datasources={"guide": screen}
+    )
 
 
 def empty_response(handler_input: HandlerInput) -> Response:

@@ -43,12 +43,14 @@ class AudioHost(NamedTuple):
 
 
 class Speech(NamedTuple):
-    """One response's output: SSML (with <speak>), an SSML reprompt when listening, a card."""
+    """One response's output: SSML (with <speak>), an SSML reprompt when listening, a card, and
+    what a screen shows (the data for skill/data/apl/step.json) when a step was read."""
 
     ssml: str
     reprompt: str | None
     card: Card | None
     end_session: bool
+    screen: dict[str, str] | None = None
 
 
 def escape(text: str) -> str:
@@ -174,12 +176,21 @@ def render(reply: Reply, content: Content, audio: AudioHost | None = None) -> Sp
         reprompt = f"<speak>{again}</speak>"
     ssml = f"<speak>{' '.join(parts)}</speak>"
     check(ssml)
-    card = None
+    card = screen = None
     if reply.card_step is not None:
         step = content.step(reply.card_step)
-        title = content.phrases["format"]["card_title"].format(step=step.number, title=step.title)
+        formats = content.phrases["format"]
+        title = formats["card_title"].format(step=step.number, title=step.title)
         card = Card(title=title, text=step.card)
-    return Speech(ssml=ssml, reprompt=reprompt, card=card, end_session=reply.end_session)
+        screen = {
+            "header": formats["screen_header"].format(
+                step=step.number, total=content.total, guide=content.title
+            ),
+            "title": step.title,
+            "text": step.card,
+            "hint": formats["screen_hint"],
+        }
+    return Speech(ssml, reprompt, card, reply.end_session, screen)
 
 
 def with_notice(ssml: str, content: Content, key: str) -> str:
