@@ -1,4 +1,5 @@
-"""The terminal's matching of typed phrasings against the interaction model, and its sessions."""
+"""The terminal's matching of typed phrasings against the interaction model (skill/utterances.py),
+and its sessions (skill/simulator.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 from skill.builder import build_skill
 from skill.config import Settings
 from skill.envelopes import Listener
-from skill.simulator import NumberWords, Simulator, load_matcher, script_lines
+from skill.simulator import Simulator, script_lines
+from skill.utterances import NumberWords, load_matcher
 
 
 @pytest.fixture(scope="module")
