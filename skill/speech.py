@@ -72,7 +72,7 @@ def _fields(content: Content, step: int | None, pause: str | None = None) -> dic
         fields.update(step=step, title=content.step(step).title)
     if pause is not None:
         script = _script(content, pause)
-        kind = next(k for k in pause_catalog(content).kinds if k.id == script.kind)
+        kind = pause_catalog(content).kind(script.kind)
         fields.update(
             length=content.phrases["format"]["lengths"][str(script.length_s)], pause=kind.name
         )
