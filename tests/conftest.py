@@ -25,9 +25,16 @@ from skill.config import Settings
 ENVELOPES = Path(__file__).parent / "envelopes"
 ACCOUNT = "amzn1.ask.account.AEXAMPLEUSERID7QFXKZ2M4BLNVHJ6ZR5DUWOCTA3PYSGIE"
 EXAMPLE_ERROR = {"type": "INVALID_RESPONSE", "message": "The skill response was not valid."}
-STEP_TOPIC_AUTHORITY = (
-    "amzn1.er-authority.echo-sdk.amzn1.ask.skill.8f2c6a0e-5b1d-4c57-9d1e-7a3b2f0c9e41.STEP_TOPIC"
-)
+AUTHORITY = "amzn1.er-authority.echo-sdk.amzn1.ask.skill.8f2c6a0e-5b1d-4c57-9d1e-7a3b2f0c9e41"
+# slot name -> its custom type (STEP_TOPIC, PAUSE_KIND), as the interaction model declares it
+CUSTOM_SLOT_TYPES = {
+    slot["name"]: slot["type"]
+    for intent in json.loads(
+        (Path(__file__).parents[1] / "interaction_model" / "en-US.json").read_text("utf-8")
+    )["interactionModel"]["languageModel"]["intents"]
+    for slot in intent.get("slots", [])
+    if not slot["type"].startswith("AMAZON.")
+}
 
 
 # --- environment ----------------------------------------------------------------------------
@@ -100,7 +107,8 @@ def make_slot(name: str, value: Any) -> dict[str, Any]:
             }
         else:
             status = {"status": {"code": "ER_SUCCESS_NO_MATCH"}}
-        resolutions = {"resolutionsPerAuthority": [{"authority": STEP_TOPIC_AUTHORITY, **status}]}
+        authority = f"{AUTHORITY}.{CUSTOM_SLOT_TYPES[name]}"
+        resolutions = {"resolutionsPerAuthority": [{"authority": authority, **status}]}
         return {
             **slot,
             "value": words,

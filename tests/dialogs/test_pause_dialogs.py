@@ -20,34 +20,15 @@ from skill.content import Content
 from skill.pauses import Clip, Manifest, catalog_for
 
 BASE_URL = "https://audio.example.com/audio"
-PAUSE_KIND_AUTHORITY = (
-    "amzn1.er-authority.echo-sdk.amzn1.ask.skill.8f2c6a0e-5b1d-4c57-9d1e-7a3b2f0c9e41.PAUSE_KIND"
-)
 OFFER_AFTER_STEP_3 = "Would you like a one-minute breathing pause before step 4?"
 BACK_TO_STEP_4 = "Shall we go on with step 4, Set Clear Boundaries?"
 START_OVER = "Would you like to start over from step one?"
 FIRST_CUES = {script.cues[0].text for script in catalog_for(content_module.load()).scripts}
 
 
-def kind_slot(kind_id: str) -> dict[str, Any]:
-    """The PAUSE_KIND slot, resolved by Alexa to `kind_id`."""
-    status = {
-        "status": {"code": "ER_SUCCESS_MATCH"},
-        "values": [{"value": {"name": kind_id, "id": kind_id}}],
-    }
-    resolutions = {"resolutionsPerAuthority": [{"authority": PAUSE_KIND_AUTHORITY, **status}]}
-    return {
-        "value": kind_id,
-        "confirmationStatus": "NONE",
-        "source": "USER",
-        "resolutions": resolutions,
-        "slotValue": {"type": "Simple", "value": kind_id, "resolutions": resolutions},
-    }
-
-
 def ask_for_pause(talk, kind: str | None = None, length: str | None = None) -> dict[str, Any]:
     """ "Give me a two minute stretch" (kind resolved by Alexa, length as AMAZON.DURATION)."""
-    return talk.intent("SelfCarePauseIntent", kind=kind_slot(kind) if kind else None, length=length)
+    return talk.intent("SelfCarePauseIntent", kind=(kind, kind) if kind else None, length=length)
 
 
 def ssml(talk) -> str:

@@ -29,9 +29,6 @@ from skill.content import Content
 from skill.pauses import Clip, Manifest, PauseScript, catalog_for, estimate_ms
 
 BASE_URL = "https://audio.example.com/audio"
-PAUSE_KIND_AUTHORITY = (
-    "amzn1.er-authority.echo-sdk.amzn1.ask.skill.8f2c6a0e-5b1d-4c57-9d1e-7a3b2f0c9e41.PAUSE_KIND"
-)
 MAX_AUDIO_MS = 240_000
 MAX_BREAK_MS = 10_000
 MAX_SPEECH_CHARS = 8000
@@ -46,28 +43,8 @@ Send = Callable[..., dict[str, Any]]
 # --- slots and responses ------------------------------------------------------------------------
 
 
-def kind_slot(words: str, kind_id: str | None) -> dict[str, Any]:
-    """The PAUSE_KIND slot as Alexa fills it: ER_SUCCESS_MATCH with `kind_id`, or
-    ER_SUCCESS_NO_MATCH with only the raw words when `kind_id` is None."""
-    if kind_id:
-        status = {
-            "status": {"code": "ER_SUCCESS_MATCH"},
-            "values": [{"value": {"name": kind_id, "id": kind_id}}],
-        }
-    else:
-        status = {"status": {"code": "ER_SUCCESS_NO_MATCH"}}
-    resolutions = {"resolutionsPerAuthority": [{"authority": PAUSE_KIND_AUTHORITY, **status}]}
-    return {
-        "value": words,
-        "confirmationStatus": "NONE",
-        "source": "USER",
-        "resolutions": resolutions,
-        "slotValue": {"type": "Simple", "value": words, "resolutions": resolutions},
-    }
-
-
 def pause_slots(kind: tuple[str, str | None] | None, length: str | None) -> dict[str, Any]:
-    return {"kind": kind_slot(*kind) if kind else None, "length": length}
+    return {"kind": kind, "length": length}  # (words, id): conftest.make_slot resolves it
 
 
 def ssml(response: dict[str, Any]) -> str:
